@@ -1,0 +1,41 @@
+//! One file per subcommand, each a thin `run(global, args)` over the library.
+//! The argument structs live beside their command so the binary only parses.
+
+use crate::engine::Runtime;
+use std::path::PathBuf;
+
+pub mod checkpoint;
+//TMP pub mod convert;
+pub mod create;
+pub mod delete;
+pub mod events;
+pub mod exec;
+pub mod features;
+pub mod foreground;
+pub mod kill;
+pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod resume;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod update;
+
+/// The global flags every engine sends before the subcommand.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+    pub debug: bool,
+}
+
+impl Global {
+    pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        Ok(Runtime::new(&self.root, self.systemd_cgroup)?)
+    }
+}
+
+/// Exit status of a command: 0, or the container's own status for foreground run/exec.
+pub type Status = anyhow::Result<i32>;

@@ -1,0 +1,11 @@
+use super::{Global, Status};
+
+#[derive(clap::Args, Debug)]
+pub struct Pause {
+    pub container_id: String,
+}
+
+pub fn run(g: &Global, args: Pause) -> Status {
+    g.runtime()?.load(&args.container_id)?.pause()?;
+    Ok(0)
+}

@@ -1,0 +1,565 @@
+//! The only door to libcontainer. Everything the commands need from the
+//! container engine goes through `Runtime` and `Container` here, so the rest
+//! of the code speaks our types and our error strings.
+
+use crate::error::{Error, Result, chain_message};
+use crate::executor::CellosExecutor;
+use crate::{ids, pidfile, trace};
+use libcgroups::common::{CgroupConfig, CgroupManager, ControllerOpt, FreezerState};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::{Container as LcContainer, ContainerStatus};
+use libcontainer::error::LibcontainerError;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxResources, Spec};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Where we keep the engine-facing copy of each bundle's config. `@` cannot
+/// appear in a container ID, so this never collides with a container.
+const BUNDLES_DIR: &str = "@bundles";
+
+pub struct Runtime {
+    root: PathBuf,
+    systemd: bool,
+}
+
+/// What `create` and `run` pass in.
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// A foreground `run` keeps the container attached to our stdio.
+    pub detach: bool,
+}
+
+/// What `exec` passes in.
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub env: HashMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub user: Option<u32>,
+    pub group: Option<u32>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub detach: bool,
+    pub ignore_paused: bool,
+    pub sub_cgroup: Option<String>,
+}
+
+/// What we remember beside libcontainer's state: the bundle as the caller
+/// named it and the resolved rootfs, both shown by `state`.
+#[derive(Debug, Serialize, Deserialize, Default)]
+struct Origin {
+    bundle: PathBuf,
+    rootfs: PathBuf,
+}
+
+fn engine_err(op: &'static str, id: &str, e: LibcontainerError) -> Error {
+    match e {
+        LibcontainerError::Exist => Error::Exists(id.to_string()),
+        LibcontainerError::NoDirectory => Error::NotExist(id.to_string()),
+        e => Error::Engine {
+            op,
+            id: id.to_string(),
+            msg: chain_message(&e),
+        },
+    }
+}
+
+impl Runtime {
+    pub fn new(root: &Path, systemd: bool) -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| Error::io(root, e))?;
+        let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+        Ok(Self { root, systemd })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    fn engine_bundle(&self, id: &str) -> PathBuf {
+        self.root.join(BUNDLES_DIR).join(id)
+    }
+
+    /// Load the bundle's config ourselves, so that bad input gets a clear
+    /// line, then hand libcontainer a copy with our defaults filled in.
+    fn prepare_bundle(&self, opts: &CreateOptions) -> Result<(PathBuf, Origin)> {
+        let bundle = opts
+            .bundle
+            .canonicalize()
+            .map_err(|e| Error::io(&opts.bundle, e))?;
+        let config = bundle.join("config.json");
+        let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
+        let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
+            what: "parse",
+            path: config.clone(),
+            msg: e.to_string(),
+        })?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::Other(format!("{}: root is missing", config.display())))?;
+        let rootfs_path = if root.path().is_absolute() {
+            root.path().clone()
+        } else {
+            bundle.join(root.path())
+        };
+        let rootfs = rootfs_path.canonicalize().map_err(|e| Error::BadFile {
+            what: "rootfs",
+            path: rootfs_path.clone(),
+            msg: e.to_string(),
+        })?;
+        if !rootfs.is_dir() {
+            return Err(Error::BadFile {
+                what: "rootfs",
+                path: rootfs_path,
+                msg: "not a directory".into(),
+            });
+        }
+        if spec.process().is_none() {
+            return Err(Error::Other(format!(
+                "{}: process is missing",
+                config.display()
+            )));
+        }
+        let mut root = root.clone();
+        root.set_path(rootfs.clone());
+        spec.set_root(Some(root));
+        if let Some(linux) = spec.linux_mut() {
+            if linux.cgroups_path().is_none() {
+                // libcontainer would name it ":youki:<id>". A flat name, so that
+                // delete leaves no shared parent behind.
+                linux.set_cgroups_path(Some(PathBuf::from(format!("/cellos-{}", opts.id))));
+            }
+        } else {
+            return Err(Error::Other(format!(
+                "{}: linux is missing",
+                config.display()
+            )));
+        }
+        let dir = self.engine_bundle(&opts.id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let out = dir.join("config.json");
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&out, serde_json::to_vec(&spec)?)?;
+            let origin = Origin { bundle, rootfs };
+            std::fs::write(dir.join("origin.json"), serde_json::to_vec(&origin)?)?;
+            Ok(())
+        };
+        write().map_err(|e| Error::io(&out, e))?;
+        let origin = self.read_origin(&opts.id);
+        Ok((dir, origin))
+    }
+
+    fn read_origin(&self, id: &str) -> Origin {
+        std::fs::read(self.engine_bundle(id).join("origin.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn base_builder(&self, id: &str, no_new_keyring: bool) -> Result<ContainerBuilder> {
+        ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_executor(CellosExecutor { no_new_keyring })
+            .with_root_path(&self.root)
+            .map_err(|e| engine_err("open root for", id, e))
+    }
+
+    /// `create` (and the first half of `run`).
+    pub fn create(&self, opts: &CreateOptions) -> Result<Container> {
+        ids::validate(&opts.id)?;
+        if self.container_dir(&opts.id).exists() {
+            return Err(Error::Exists(opts.id.clone()));
+        }
+        if self.systemd && !Path::new("/run/systemd/system").exists() {
+            return Err(Error::Unsupported(
+                "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop --systemd-cgroup)".into(),
+            ));
+        }
+        let (engine_bundle, origin) = self.prepare_bundle(opts).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
+        })?;
+        trace::mark("config-load");
+        let built = self
+            .base_builder(&opts.id, opts.no_new_keyring)?
+            .with_console_socket(opts.console_socket.as_ref())
+            .with_preserved_fds(opts.preserve_fds)
+            .as_init(&engine_bundle)
+            .with_systemd(self.systemd)
+            .with_detach(opts.detach)
+            .with_no_pivot(opts.no_pivot)
+            .build();
+        trace::mark("create");
+        let inner = match built {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&engine_bundle);
+                return Err(engine_err("create", &opts.id, e));
+            }
+        };
+        let container = Container {
+            inner,
+            origin,
+            engine_bundle,
+        };
+        if let Some(p) = &opts.pid_file {
+            let pid = container.pid().unwrap_or(0);
+            if let Err(e) = pidfile::write_atomic(p, pid) {
+                let mut c = container;
+                let _ = c.delete(true);
+                return Err(e);
+            }
+        }
+        Ok(container)
+    }
+
+    pub fn load(&self, id: &str) -> Result<Container> {
+        ids::validate(id)?;
+        let dir = self.container_dir(id);
+        if !dir.join("state.json").exists() {
+            return Err(Error::NotExist(id.to_string()));
+        }
+        let mut inner = LcContainer::load(dir).map_err(|e| engine_err("load", id, e))?;
+        inner
+            .refresh_status()
+            .map_err(|e| engine_err("load", id, e))?;
+        Ok(Container {
+            inner,
+            origin: self.read_origin(id),
+            engine_bundle: self.engine_bundle(id),
+        })
+    }
+
+    /// Every container under the root, sorted by ID. Unreadable entries are skipped.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if ids::validate(&name).is_ok() && entry.path().join("state.json").exists() {
+                if let Ok(c) = self.load(&name) {
+                    out.push(c);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(out)
+    }
+
+    /// Start a new process in a running container. Returns its host pid.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Pid> {
+        let container = self.load(id)?;
+        match container.status() {
+            ContainerStatus::Running => {}
+            ContainerStatus::Paused if opts.ignore_paused => {}
+            s => {
+                return Err(Error::WrongState {
+                    id: id.to_string(),
+                    status: status_str(s).into(),
+                    what: "cannot exec in a container that is not running",
+                });
+            }
+        }
+        let pid = self
+            .base_builder(id, true)?
+            .with_console_socket(opts.console_socket.as_ref())
+            .with_preserved_fds(opts.preserve_fds)
+            .as_tenant()
+            .with_detach(opts.detach)
+            .with_process(opts.process.as_ref())
+            .with_container_args(opts.args.clone())
+            .with_env(opts.env.clone())
+            .with_cwd(opts.cwd.as_ref())
+            .with_user(opts.user)
+            .with_group(opts.group)
+            .with_additional_gids(opts.additional_gids.clone())
+            .with_capabilities(opts.caps.clone())
+            .with_no_new_privs(opts.no_new_privs)
+            .with_ignore_paused(opts.ignore_paused)
+            .with_sub_cgroup(opts.sub_cgroup.clone())
+            .build()
+            .map_err(|e| engine_err("exec in", id, e))?;
+        if let Some(p) = &opts.pid_file {
+            pidfile::write_atomic(p, pid.as_raw())?;
+        }
+        Ok(pid)
+    }
+}
+
+pub fn status_str(s: ContainerStatus) -> &'static str {
+    match s {
+        ContainerStatus::Creating => "creating",
+        ContainerStatus::Created => "created",
+        ContainerStatus::Running => "running",
+        ContainerStatus::Stopped => "stopped",
+        ContainerStatus::Paused => "paused",
+    }
+}
+
+pub struct Container {
+    inner: LcContainer,
+    origin: Origin,
+    engine_bundle: PathBuf,
+}
+
+/// The runc-shaped state that `state` and `list --format json` print.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
+pub struct StateView {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub annotations: HashMap<String, String>,
+    pub owner: String,
+}
+
+impl Container {
+    pub fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    pub fn status(&self) -> ContainerStatus {
+        self.inner.status()
+    }
+
+    /// The init's host pid, or None once it has exited.
+    pub fn pid(&self) -> Option<i32> {
+        match self.status() {
+            ContainerStatus::Stopped => None,
+            _ => self.inner.pid().map(|p| p.as_raw()),
+        }
+    }
+
+    pub fn bundle(&self) -> &Path {
+        if self.origin.bundle.as_os_str().is_empty() {
+            self.inner.bundle()
+        } else {
+            &self.origin.bundle
+        }
+    }
+
+    pub fn view(&self) -> StateView {
+        StateView {
+            oci_version: crate::OCI_VERSION.to_string(),
+            id: self.id().to_string(),
+            pid: self.pid().unwrap_or(0),
+            status: status_str(self.status()).to_string(),
+            bundle: self.bundle().to_path_buf(),
+            rootfs: self.origin.rootfs.clone(),
+            created: self
+                .inner
+                .created()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .unwrap_or_default(),
+            annotations: self.inner.state.annotations.clone().unwrap_or_default(),
+            owner: String::new(),
+        }
+    }
+
+    pub fn start(&mut self) -> Result<()> {
+        let id = self.id().to_string();
+        if self.status() != ContainerStatus::Created {
+            return Err(Error::WrongState {
+                id,
+                status: status_str(self.status()).into(),
+                what: "cannot start a container that is not created",
+            });
+        }
+        self.inner
+            .start()
+            .map_err(|e| engine_err("start", &id, e))?;
+        trace::mark("start");
+        Ok(())
+    }
+
+    fn cgroup_manager(&self) -> Result<libcgroups::common::AnyCgroupManager> {
+        let id = self.id().to_string();
+        let config = self
+            .inner
+            .spec()
+            .map_err(|e| engine_err("read config of", &id, e))?;
+        libcgroups::common::create_cgroup_manager(CgroupConfig {
+            cgroup_path: config.cgroup_path,
+            systemd_cgroup: self.inner.systemd(),
+            container_name: id.clone(),
+        })
+        .map_err(|e| Error::Engine {
+            op: "open cgroup of",
+            id,
+            msg: chain_message(&e),
+        })
+    }
+
+    /// Host pids of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let m = self.cgroup_manager()?;
+        let mut pids: Vec<i32> = m
+            .get_all_pids()
+            .map_err(|e| Error::Engine {
+                op: "list processes of",
+                id: self.id().into(),
+                msg: chain_message(&e),
+            })?
+            .into_iter()
+            .map(|p| p.as_raw())
+            .collect();
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// Send a signal to the init, or with `all` to every process in the cgroup.
+    /// Done here rather than in libcontainer: it marks a container stopped
+    /// after any signal, and it cannot send real-time signals.
+    pub fn kill(&mut self, sig: i32, all: bool) -> Result<()> {
+        let id = self.id().to_string();
+        if all {
+            let paused = self.status() == ContainerStatus::Paused;
+            for pid in self.pids()? {
+                let _ = raw_kill(pid, sig);
+            }
+            // A frozen v1 cgroup holds SIGKILL until thawed.
+            if paused && sig == libc::SIGKILL {
+                let _ = self.cgroup_manager()?.freeze(FreezerState::Thawed);
+            }
+            return Ok(());
+        }
+        let pid = match (self.status(), self.inner.pid()) {
+            (ContainerStatus::Stopped, _) | (_, None) => return Err(Error::NotRunning(id)),
+            (_, Some(pid)) => pid.as_raw(),
+        };
+        match raw_kill(pid, sig) {
+            Ok(()) => Ok(()),
+            Err(nix::Error::ESRCH) => Err(Error::NotRunning(id)),
+            Err(e) => Err(Error::sys(
+                "kill",
+                format!("pid {pid} of container {id:?}"),
+                e,
+            )),
+        }
+    }
+
+    pub fn delete(&mut self, force: bool) -> Result<()> {
+        let id = self.id().to_string();
+        match self.status() {
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Creating
+                if !force =>
+            {
+                return Err(Error::WrongState {
+                    id,
+                    status: status_str(self.status()).into(),
+                    what: "cannot delete a container that is not stopped (use --force)",
+                });
+            }
+            _ => {}
+        }
+        let res = self
+            .inner
+            .delete(true)
+            .map_err(|e| engine_err("delete", &id, e));
+        let _ = std::fs::remove_dir_all(&self.engine_bundle);
+        trace::mark("delete");
+        res
+    }
+
+    pub fn pause(&mut self) -> Result<()> {
+        let id = self.id().to_string();
+        if self.status() != ContainerStatus::Running {
+            return Err(Error::WrongState {
+                id,
+                status: status_str(self.status()).into(),
+                what: "cannot pause a container that is not running",
+            });
+        }
+        self.inner.pause().map_err(|e| engine_err("pause", &id, e))
+    }
+
+    pub fn resume(&mut self) -> Result<()> {
+        let id = self.id().to_string();
+        if self.status() != ContainerStatus::Paused {
+            return Err(Error::WrongState {
+                id,
+                status: status_str(self.status()).into(),
+                what: "cannot resume a container that is not paused",
+            });
+        }
+        self.inner
+            .resume()
+            .map_err(|e| engine_err("resume", &id, e))
+    }
+
+    /// Apply new cgroup limits to a live container.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        if self.status() == ContainerStatus::Stopped {
+            return Err(Error::NotRunning(self.id().into()));
+        }
+        self.cgroup_manager()?
+            .apply(&ControllerOpt {
+                resources,
+                disable_oom_killer: false,
+                oom_score_adj: None,
+                freezer_state: None,
+            })
+            .map_err(|e| Error::Engine {
+                op: "update",
+                id: self.id().into(),
+                msg: chain_message(&e),
+            })
+    }
+
+    /// Stats as JSON, for `events --stats`.
+    pub fn stats(&self) -> Result<serde_json::Value> {
+        let s = self.cgroup_manager()?.stats().map_err(|e| Error::Engine {
+            op: "read stats of",
+            id: self.id().into(),
+            msg: chain_message(&e),
+        })?;
+        serde_json::to_value(&s).map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+fn raw_kill(pid: i32, sig: i32) -> nix::Result<()> {
+    match crate::signals::as_standard(sig) {
+        Some(s) => kill(Pid::from_raw(pid), Some(s)),
+        // SAFETY: kill(2) with a validated real-time signal number.
+        None => nix::Error::result(unsafe { libc::kill(pid, sig) }).map(drop),
+    }
+}
+
+/// Kept for callers that need the nix type.
+pub fn signal_of(sig: i32) -> Option<Signal> {
+    crate::signals::as_standard(sig)
+}
+
+impl Container {
+    /// The config.json libcontainer runs this container from (our patched copy).
+    pub fn engine_config_path(&self) -> PathBuf {
+        self.engine_bundle.join("config.json")
+    }
+}

@@ -1,0 +1,89 @@
+//! Typed errors of the runtime library. The strings are an API: containerd
+//! and podman match on "does not exist", "container not running",
+//! "no such process", "executable file not found in", "permission denied".
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container \"{0}\" does not exist")]
+    NotExist(String),
+    #[error("container with id \"{0}\" already exists")]
+    Exists(String),
+    #[error("invalid container id {id:?}: {reason}")]
+    InvalidId { id: String, reason: &'static str },
+    #[error("container \"{0}\" not running")]
+    NotRunning(String),
+    #[error("container \"{id}\" is {status}: {what}")]
+    WrongState {
+        id: String,
+        status: String,
+        what: &'static str,
+    },
+    #[error("invalid signal {0:?}")]
+    InvalidSignal(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {path}: {msg}")]
+    BadFile {
+        what: &'static str,
+        path: PathBuf,
+        msg: String,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{syscall} {target}: {source}")]
+    Sys {
+        syscall: &'static str,
+        target: String,
+        #[source]
+        source: nix::Error,
+    },
+    /// An error from libcontainer, flattened into one line with the container it concerns.
+    #[error("{op} container \"{id}\": {msg}")]
+    Engine {
+        op: &'static str,
+        id: String,
+        msg: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn sys(syscall: &'static str, target: impl std::fmt::Display, source: nix::Error) -> Self {
+        Error::Sys {
+            syscall,
+            target: target.to_string(),
+            source,
+        }
+    }
+}
+
+/// Join an error and all its sources into one line, skipping repeats
+/// (libcontainer nests the same text several levels deep).
+pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}

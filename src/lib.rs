@@ -1,0 +1,31 @@
+//! cellos-runtime: a runc-compatible OCI runtime on top of libcontainer,
+//! plus ExecutionCells (small declarative job specs run in sealed cells).
+//!
+//! The binaries in `src/bin/` only parse arguments; everything else lives here.
+
+//TMP pub mod cell;
+pub mod commands;
+
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod ids;
+pub mod logging;
+
+pub mod pidfile;
+pub mod seal;
+pub mod signals;
+//TMP pub mod supervisor;
+pub mod trace;
+
+/// Version printed by `--version`; engines parse the first line.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The OCI runtime-spec version we implement.
+pub const OCI_VERSION: &str = "1.2.0";
+/// Default state root, like runc's /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/cellos-runtime";
+
+/// What `--version` prints; engines read the first line.
+pub fn version_text() -> String {
+    format!("cellos-runtime version {VERSION}\nspec: {OCI_VERSION}\nengine: libcontainer 0.7\n")
+}
