@@ -259,10 +259,11 @@ impl Runtime {
         let entries = std::fs::read_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if ids::validate(&name).is_ok() && entry.path().join("state.json").exists() {
-                if let Ok(c) = self.load(&name) {
-                    out.push(c);
-                }
+            if ids::validate(&name).is_ok()
+                && entry.path().join("state.json").exists()
+                && let Ok(c) = self.load(&name)
+            {
+                out.push(c);
             }
         }
         out.sort_by(|a, b| a.id().cmp(b.id()));

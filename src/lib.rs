@@ -3,7 +3,7 @@
 //!
 //! The binaries in `src/bin/` only parse arguments; everything else lives here.
 
-//TMP pub mod cell;
+pub mod cell;
 pub mod commands;
 
 pub mod engine;
@@ -15,7 +15,7 @@ pub mod logging;
 pub mod pidfile;
 pub mod seal;
 pub mod signals;
-//TMP pub mod supervisor;
+pub mod supervisor;
 pub mod trace;
 
 /// Version printed by `--version`; engines parse the first line.

@@ -67,7 +67,7 @@ enum Command {
     /// Write a starter config.json
     Spec(commands::spec::SpecArgs),
     /// Write the OCI bundle for an ExecutionCell spec
-    //TMP Convert(commands::convert::Convert),
+    Convert(commands::convert::Convert),
     /// Not supported (no CRIU); fails even with --help
     Checkpoint(commands::checkpoint::Unsupported),
     /// Not supported (no CRIU)
@@ -127,7 +127,7 @@ fn main() {
         Command::Update(a) => commands::update::run(&g, a),
         Command::Features(a) => commands::features::run(a),
         Command::Spec(a) => commands::spec::run(a),
-        //TMP Command::Convert(a) => commands::convert::run(a),
+        Command::Convert(a) => commands::convert::run(a),
         Command::Checkpoint(_) => commands::checkpoint::run("checkpoint"),
         Command::Restore(_) => commands::checkpoint::run("restore"),
     };

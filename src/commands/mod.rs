@@ -5,7 +5,7 @@ use crate::engine::Runtime;
 use std::path::PathBuf;
 
 pub mod checkpoint;
-//TMP pub mod convert;
+pub mod convert;
 pub mod create;
 pub mod delete;
 pub mod events;

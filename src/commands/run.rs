@@ -25,10 +25,8 @@ pub fn run(g: &Global, args: Run) -> Status {
         if args.container_id.is_some() {
             anyhow::bail!("run --cell takes no container ID (it is derived from spec.id)");
         }
-        //TMP let cfg = crate::supervisor::Config::for_runtime(g)?;
-        //TMP return Ok(crate::supervisor::run_cell_file(cell, &cfg));
-        let _ = (cell, g);
-        anyhow::bail!("TMP");
+        let cfg = crate::supervisor::Config::for_runtime(g)?;
+        return Ok(crate::supervisor::run_cell_file(cell, &cfg));
     }
     let id = args.container_id.clone().unwrap_or_default();
     let rt = g.runtime()?;
@@ -49,12 +47,11 @@ pub fn run(g: &Global, args: Run) -> Status {
         return Err(e.into());
     }
     let status = foreground::wait_forwarding(pid, mask);
-    if !args.keep {
-        if let Ok(mut c) = rt.load(&id) {
-            if let Err(e) = c.delete(true) {
-                tracing::error!("delete container {id:?} after run: {e}");
-            }
-        }
+    if !args.keep
+        && let Ok(mut c) = rt.load(&id)
+        && let Err(e) = c.delete(true)
+    {
+        tracing::error!("delete container {id:?} after run: {e}");
     }
     Ok(status)
 }

@@ -130,10 +130,10 @@ fn check_known(v: &Value) -> anyhow::Result<()> {
         let Some((_, fields)) = KNOWN.iter().find(|(n, _)| n == k) else {
             bail!("unknown field {k:?} in resources");
         };
-        if let (false, Some(o)) = (fields.is_empty(), inner.as_object()) {
-            if let Some(bad) = o.keys().find(|f| !fields.contains(&f.as_str())) {
-                bail!("unknown field \"{k}.{bad}\" in resources");
-            }
+        if let (false, Some(o)) = (fields.is_empty(), inner.as_object())
+            && let Some(bad) = o.keys().find(|f| !fields.contains(&f.as_str()))
+        {
+            bail!("unknown field \"{k}.{bad}\" in resources");
         }
     }
     Ok(())

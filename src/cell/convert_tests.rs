@@ -1,0 +1,417 @@
+//! Tests for conversion to an OCI spec and bundle (module `convert::tests`).
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, Spec};
+use serde_json::{Value, json};
+
+use crate::cell::{Cell, CellError, ConvertOptions, Namespace, to_oci_spec, write_bundle};
+
+fn cell_with(patch: impl FnOnce(&mut Value)) -> Cell {
+    let mut doc = json!({"apiVersion": "cellos.io/v1", "kind": "ExecutionCell",
+        "spec": {"id": "build-42", "authority": {}, "lifetime": {"ttlSeconds": 60},
+                 "run": {"argv": ["/bin/sh", "-c", "make test"], "workingDirectory": "/work"}}});
+    patch(&mut doc);
+    Cell::from_json(&doc.to_string()).unwrap()
+}
+
+fn cell() -> Cell {
+    cell_with(|_| {})
+}
+
+fn spec_of(cell: &Cell) -> Spec {
+    to_oci_spec(cell, &ConvertOptions::default()).unwrap()
+}
+
+fn mounts(spec: &Spec) -> &[Mount] {
+    spec.mounts().as_deref().unwrap()
+}
+
+fn destinations(spec: &Spec) -> Vec<PathBuf> {
+    mounts(spec)
+        .iter()
+        .map(|m| m.destination().clone())
+        .collect()
+}
+
+fn namespaces(spec: &Spec) -> Vec<LinuxNamespaceType> {
+    let linux = spec.linux().as_ref().unwrap();
+    linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .map(|n| n.typ())
+        .collect()
+}
+
+/// Removes a temporary directory even when the test panics.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("cell-{tag}-{}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn process_and_root() {
+    let spec = spec_of(&cell());
+    assert_eq!(spec.version(), "1.0.2");
+    let root = spec.root().as_ref().unwrap();
+    assert_eq!(root.path(), Path::new("rootfs"));
+    assert_eq!(root.readonly(), Some(true));
+    let p = spec.process().as_ref().unwrap();
+    assert_eq!(p.cwd(), Path::new("/work"));
+    assert_eq!(p.args().as_deref().unwrap(), ["/bin/sh", "-c", "make test"]);
+    assert_eq!(p.terminal(), Some(false));
+    assert_eq!(p.no_new_privileges(), Some(true));
+    assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+    let env = p.env().as_deref().unwrap();
+    assert!(env.iter().any(|e| e.starts_with("PATH=/usr/local/sbin:")));
+    assert!(env.contains(&"HOME=/work".to_string()));
+    let rl = p.rlimits().as_deref().unwrap();
+    assert_eq!((rl.len(), rl[0].soft(), rl[0].hard()), (1, 1024, 1024));
+    assert_eq!(spec.hostname().as_deref(), Some("cell"));
+    assert!(spec.annotations().is_none());
+    let linux = spec.linux().as_ref().unwrap();
+    assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
+    assert!(linux.resources().is_none());
+    assert!(linux.seccomp().is_none() && linux.devices().is_none());
+}
+
+#[test]
+fn cwd_defaults_to_root_without_workdir() {
+    let c = cell_with(|d| {
+        d["spec"]["run"]
+            .as_object_mut()
+            .unwrap()
+            .remove("workingDirectory");
+    });
+    let opts = ConvertOptions {
+        namespaces: vec![Namespace::Pid],
+        cgroups_path: Some("/cellos/build-42".into()),
+    };
+    let spec = to_oci_spec(&c, &opts).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/"));
+    let linux = spec.linux().as_ref().unwrap();
+    assert_eq!(
+        linux.cgroups_path().as_deref(),
+        Some(Path::new("/cellos/build-42"))
+    );
+    assert!(spec.hostname().is_none(), "no uts namespace, no hostname");
+    // Without a net namespace sysfs cannot be mounted: host /sys is bound.
+    let sys = mounts(&spec)
+        .iter()
+        .find(|m| m.destination() == Path::new("/sys"));
+    assert_eq!(sys.unwrap().typ().as_deref(), Some("bind"));
+}
+
+#[test]
+fn workdir_tmpfs_is_last_mount() {
+    let c = cell_with(|d| {
+        d["spec"]["authority"]["writablePaths"] = json!([std::env::temp_dir()]);
+        d["spec"]["run"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let spec = spec_of(&c);
+    let last = mounts(&spec).last().unwrap();
+    assert_eq!(last.destination(), Path::new("/work"));
+    assert_eq!(last.typ().as_deref(), Some("tmpfs"));
+    let opts = last.options().as_deref().unwrap();
+    assert!(!opts.iter().any(|o| o == "noexec"));
+    assert!(opts.iter().any(|o| o == "uid=1000"));
+}
+
+#[test]
+fn host_secrets_are_not_mounted() {
+    let spec = spec_of(&cell());
+    for m in mounts(&spec) {
+        let paths = [Some(m.destination().clone()), m.source().clone()];
+        for p in paths.iter().flatten() {
+            for bad in [
+                "/etc/shadow",
+                "/etc/gshadow",
+                "/etc/ssh",
+                "/home",
+                "/root",
+                "/var",
+                "/run",
+            ] {
+                assert!(!p.starts_with(bad), "{} mounted: {m:?}", p.display());
+            }
+        }
+        if m.typ().as_deref() == Some("bind") {
+            assert_ne!(
+                m.source().as_deref(),
+                Some(Path::new("/etc")),
+                "host /etc bound"
+            );
+        }
+    }
+    let dests = destinations(&spec);
+    for want in [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/etc",
+        "/tmp",
+    ] {
+        assert!(dests.contains(&PathBuf::from(want)), "missing {want}");
+    }
+    let etc = dests.iter().position(|d| d == Path::new("/etc")).unwrap();
+    let passwd = dests.iter().position(|d| d == Path::new("/etc/passwd"));
+    assert!(
+        passwd.is_none_or(|p| p > etc),
+        "/etc/passwd must come after the /etc tmpfs"
+    );
+}
+
+#[test]
+fn empty_authority_has_no_capabilities_and_own_network() {
+    let spec = spec_of(&cell());
+    let caps = spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .as_ref()
+        .unwrap();
+    for set in [
+        caps.bounding(),
+        caps.effective(),
+        caps.inheritable(),
+        caps.permitted(),
+        caps.ambient(),
+    ] {
+        assert_eq!(set.as_ref().map(|s| s.len()), Some(0));
+    }
+    assert!(namespaces(&spec).contains(&LinuxNamespaceType::Network));
+    let sys = mounts(&spec)
+        .iter()
+        .find(|m| m.destination() == Path::new("/sys"));
+    assert_eq!(sys.unwrap().typ().as_deref(), Some("sysfs"));
+}
+
+#[test]
+fn granted_capabilities_and_network() {
+    let c = cell_with(|d| {
+        d["spec"]["authority"] = json!({"network": true, "capabilities": ["CAP_NET_BIND_SERVICE"]});
+    });
+    let spec = spec_of(&c);
+    assert!(!namespaces(&spec).contains(&LinuxNamespaceType::Network));
+    let caps = spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    assert!(
+        caps.bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::NetBindService)
+    );
+    assert!(
+        caps.permitted()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::NetBindService)
+    );
+    assert!(
+        caps.ambient().as_ref().unwrap().is_empty(),
+        "root needs no ambient caps"
+    );
+
+    let c = cell_with(|d| {
+        d["spec"]["authority"]["capabilities"] = json!(["CAP_CHOWN"]);
+        d["spec"]["run"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let caps = spec_of(&c)
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    assert!(
+        caps.ambient()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::Chown)
+    );
+    assert!(
+        caps.inheritable()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::Chown)
+    );
+}
+
+#[test]
+fn grants_resources_and_user_namespace() {
+    let tmp = std::env::temp_dir();
+    let c = cell_with(|d| {
+        d["spec"]["authority"]["readOnlyPaths"] = json!([tmp]);
+        d["spec"]["resources"] = json!({"memoryBytes": 268435456, "cpus": 1.5, "pids": 100});
+    });
+    let mut opts = ConvertOptions::default();
+    opts.namespaces.push(Namespace::User);
+    let spec = to_oci_spec(&c, &opts).unwrap();
+    let grant = mounts(&spec)
+        .iter()
+        .find(|m| m.destination() == tmp.as_path() && m.typ().as_deref() == Some("bind"));
+    assert!(
+        grant
+            .unwrap()
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"ro".to_string())
+    );
+    let linux = spec.linux().as_ref().unwrap();
+    let r = linux.resources().as_ref().unwrap();
+    assert_eq!(r.memory().unwrap().limit(), Some(268435456));
+    assert_eq!(
+        (
+            r.cpu().as_ref().unwrap().quota(),
+            r.cpu().as_ref().unwrap().period()
+        ),
+        (Some(150000), Some(100000))
+    );
+    assert_eq!(r.pids().unwrap().limit(), 100);
+    assert_eq!(linux.uid_mappings().as_ref().unwrap()[0].size(), u32::MAX);
+    assert!(namespaces(&spec).contains(&LinuxNamespaceType::User));
+}
+
+#[test]
+fn convert_time_errors() {
+    let c = cell_with(|d| {
+        d["spec"]["authority"]["writablePaths"] = json!(["/nonexistent/cellos-test"])
+    });
+    let msg = to_oci_spec(&c, &ConvertOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        "spec.authority.writablePaths[0] \"/nonexistent/cellos-test\" cannot be used: does not exist on the host"
+    );
+    let c = cell_with(|d| d["spec"]["rootfs"] = json!("/nonexistent/cellos-root"));
+    let msg = to_oci_spec(&c, &ConvertOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("spec.rootfs \"/nonexistent/cellos-root\""),
+        "{msg}"
+    );
+    let opts = ConvertOptions {
+        namespaces: vec![Namespace::Pid, Namespace::Net],
+        cgroups_path: None,
+    };
+    let err = to_oci_spec(&cell(), &opts).unwrap_err();
+    assert!(matches!(err, CellError::NeedsMountNamespace));
+    assert_eq!(
+        err.to_string(),
+        "CELLOS_SUBPROCESS_UNSHARE must include \"mnt\" when spec.run.workingDirectory is set"
+    );
+}
+
+#[test]
+fn custom_rootfs_has_no_host_binds() {
+    let root = TempDir::new("root");
+    let c = cell_with(|d| d["spec"]["rootfs"] = json!(root.0));
+    let spec = spec_of(&c);
+    assert_eq!(spec.root().as_ref().unwrap().path(), &root.0);
+    let dests = destinations(&spec);
+    assert!(
+        !dests
+            .iter()
+            .any(|d| d.starts_with("/usr") || d.starts_with("/etc"))
+    );
+    assert!(dests.contains(&PathBuf::from("/tmp")) && dests.contains(&PathBuf::from("/proc")));
+    assert_eq!(dests.last().unwrap(), Path::new("/work"));
+}
+
+#[test]
+fn namespace_lists() {
+    use Namespace::*;
+    assert_eq!(
+        Namespace::parse_list("mnt,pid,net").unwrap(),
+        [Mount, Pid, Net]
+    );
+    assert_eq!(
+        Namespace::parse_list(" mnt,,pid ,mnt,").unwrap(),
+        [Mount, Pid]
+    );
+    assert_eq!(Namespace::parse_list("").unwrap(), []);
+    assert_eq!(
+        Namespace::parse_list("ipc,uts,user,cgroup").unwrap(),
+        [Ipc, Uts, User, Cgroup]
+    );
+    let msg = Namespace::parse_list("mnt,bogus").unwrap_err().to_string();
+    assert!(msg.starts_with("unknown namespace \"bogus\""), "{msg}");
+    assert_eq!(
+        ConvertOptions::default().namespaces,
+        [Mount, Pid, Net, Ipc, Uts, Cgroup]
+    );
+}
+
+#[test]
+fn spec_json_round_trip() {
+    let spec = spec_of(&cell());
+    let text = serde_json::to_string(&spec).unwrap();
+    let back: Spec = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, spec);
+    assert!(!text.contains("youki"), "builder defaults leaked: {text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ociVersion"], "1.0.2");
+    assert_eq!(
+        v["mounts"].as_array().unwrap().last().unwrap()["destination"],
+        "/work"
+    );
+}
+
+#[test]
+fn bundle_on_disk() {
+    let tmp = TempDir::new("bundle");
+    let dir = tmp.0.join("b");
+    write_bundle(&cell(), &ConvertOptions::default(), &dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let spec: Spec = serde_json::from_str(&text).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/work"));
+    let rootfs = dir.join("rootfs");
+    for name in ["bin", "sbin", "lib", "lib64"] {
+        let host = Path::new("/").join(name);
+        match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let want = std::fs::read_link(&host).unwrap();
+                assert_eq!(std::fs::read_link(rootfs.join(name)).unwrap(), want);
+            }
+            Ok(_) => assert!(destinations(&spec).contains(&host), "{name} not bound"),
+            Err(_) => {}
+        }
+    }
+    assert!(rootfs.join("work").is_dir() && rootfs.join("proc").is_dir());
+    let err = write_bundle(&cell(), &ConvertOptions::default(), &dir).unwrap_err();
+    assert!(
+        err.to_string().contains("config.json already exists"),
+        "{err}"
+    );
+    let orphan = tmp.0.join("no/such/parent");
+    assert!(write_bundle(&cell(), &ConvertOptions::default(), &orphan).is_err());
+}

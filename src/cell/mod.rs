@@ -1,0 +1,17 @@
+//! ExecutionCell: the cell spec format (v1), its validation, and its
+//! conversion into an OCI runtime bundle.
+//!
+//! - `model`: the document types and `Cell::{from_json, load}`
+//! - `validate`: located parse errors and the semantic rules
+//! - `convert` / `mounts` / `namespace`: the OCI `Spec` and the bundle on disk
+
+mod convert;
+mod error;
+mod model;
+mod mounts;
+mod namespace;
+mod validate;
+
+pub use convert::{ConvertOptions, Namespace, to_oci_spec, write_bundle};
+pub use error::CellError;
+pub use model::{Authority, Cell, CellSpec, Lifetime, Resources, RunSpec, UserSpec};

@@ -1,0 +1,209 @@
+//! The cell's filesystem view, expressed as ordinary OCI mounts so that any
+//! OCI runtime (runc, crun, ours) can run the bundle unchanged.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Mount, MountBuilder};
+
+use super::error::CellError;
+use super::model::Cell;
+
+/// Host top-level entries that make up the system view; on merged-usr
+/// hosts most are symlinks into /usr and are recreated as symlinks.
+pub(crate) const HOST_SYSTEM_DIRS: &[&str] = &[
+    "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr",
+];
+
+/// The only pieces of host /etc the cell sees: enough for name lookup, the
+/// dynamic linker, time zone and Debian alternatives. Deliberately not
+/// shadow, gshadow, ssh keys or anything else with secrets.
+const HOST_ETC_ENTRIES: &[&str] = &[
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/localtime",
+    "/etc/host.conf",
+    "/etc/os-release",
+    "/etc/alternatives",
+];
+
+const RO_BIND: &[&str] = &["rbind", "ro", "nosuid", "nodev"];
+const RW_BIND: &[&str] = &["rbind", "rw", "nosuid", "nodev"];
+const RO_FILE_BIND: &[&str] = &["bind", "ro", "nosuid", "nodev"];
+
+/// What a host system entry is, as far as the cell is concerned.
+pub(crate) enum HostEntry {
+    /// Recreate as a symlink with this target inside the bundle rootfs.
+    Symlink(PathBuf),
+    /// Bind-mount read-only.
+    Dir,
+}
+
+/// Inspect the host's system directories; absent (or odd) entries are left
+/// out.
+pub(crate) fn host_system_entries() -> Vec<(&'static str, HostEntry)> {
+    let mut out = Vec::new();
+    for &name in HOST_SYSTEM_DIRS {
+        let Ok(meta) = fs::symlink_metadata(name) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if let Ok(target) = fs::read_link(name) {
+                out.push((name, HostEntry::Symlink(target)));
+            }
+        } else if meta.is_dir() {
+            out.push((name, HostEntry::Dir));
+        }
+    }
+    out
+}
+
+fn mount(dest: &Path, typ: &str, source: &Path, opts: &[&str]) -> Result<Mount, CellError> {
+    let options: Vec<String> = opts.iter().map(|o| o.to_string()).collect();
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options)
+        .build()?)
+}
+
+/// Kernel filesystems take a dummy source; name it after the type.
+fn special(dest: &str, typ: &str, opts: &[&str]) -> Result<Mount, CellError> {
+    mount(Path::new(dest), typ, Path::new(typ), opts)
+}
+
+/// All mounts of the cell, in the order the runtime must apply them.
+/// `net_unshared` decides between a fresh sysfs and a bind of host /sys
+/// (sysfs can only be mounted from inside an own network namespace).
+pub(crate) fn build_mounts(cell: &Cell, net_unshared: bool) -> Result<Vec<Mount>, CellError> {
+    let spec = &cell.spec;
+    let host_view = spec.rootfs.is_none();
+    let mut m = Vec::new();
+
+    if host_view {
+        for (name, entry) in host_system_entries() {
+            if let HostEntry::Dir = entry {
+                m.push(mount(Path::new(name), "bind", Path::new(name), RO_BIND)?);
+            }
+        }
+    } else if let Some(root) = &spec.rootfs {
+        check_host_path("spec.rootfs", root, true)?;
+    }
+
+    m.push(special("/proc", "proc", &["nosuid", "noexec", "nodev"])?);
+    let dev_opts = ["nosuid", "strictatime", "mode=755", "size=65536k"];
+    m.push(mount(
+        Path::new("/dev"),
+        "tmpfs",
+        Path::new("tmpfs"),
+        &dev_opts,
+    )?);
+    let pts_opts = [
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
+    m.push(special("/dev/pts", "devpts", &pts_opts)?);
+    let shm_opts = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"];
+    m.push(mount(
+        Path::new("/dev/shm"),
+        "tmpfs",
+        Path::new("shm"),
+        &shm_opts,
+    )?);
+    m.push(special(
+        "/dev/mqueue",
+        "mqueue",
+        &["nosuid", "noexec", "nodev"],
+    )?);
+    let sys_opts = ["nosuid", "noexec", "nodev", "ro"];
+    if net_unshared {
+        m.push(special("/sys", "sysfs", &sys_opts)?);
+    } else {
+        let opts = ["rbind", "nosuid", "noexec", "nodev", "ro"];
+        m.push(mount(Path::new("/sys"), "bind", Path::new("/sys"), &opts)?);
+    }
+
+    if host_view {
+        // A private /etc so that only the listed files leak in.
+        let etc_opts = ["nosuid", "nodev", "noexec", "mode=755", "size=1m"];
+        m.push(mount(
+            Path::new("/etc"),
+            "tmpfs",
+            Path::new("tmpfs"),
+            &etc_opts,
+        )?);
+        for &name in HOST_ETC_ENTRIES {
+            // Resolve symlinks (localtime, os-release) to the real file so
+            // the config says what is actually mounted; dangling ones skip.
+            let Ok(source) = fs::canonicalize(name) else {
+                continue;
+            };
+            let opts = if source.is_dir() {
+                RO_BIND
+            } else {
+                RO_FILE_BIND
+            };
+            m.push(mount(Path::new(name), "bind", &source, opts)?);
+        }
+    }
+
+    let tmp_opts = ["nosuid", "nodev", "mode=1777"];
+    m.push(mount(
+        Path::new("/tmp"),
+        "tmpfs",
+        Path::new("tmpfs"),
+        &tmp_opts,
+    )?);
+
+    let a = &spec.authority;
+    let grants = [
+        ("readOnlyPaths", &a.read_only_paths, RO_BIND),
+        ("writablePaths", &a.writable_paths, RW_BIND),
+    ];
+    for (name, paths, opts) in grants {
+        for (i, p) in paths.iter().enumerate() {
+            check_host_path(&format!("spec.authority.{name}[{i}]"), p, false)?;
+            m.push(mount(p, "bind", p, opts)?);
+        }
+    }
+
+    // Last, so that nothing can cover the workspace.
+    if let Some(wd) = &spec.run.working_directory {
+        let user = spec.run.user;
+        let mut opts = vec!["nosuid".to_string(), "nodev".into(), "mode=755".into()];
+        // A non-root process must be able to write its own workspace.
+        if user.uid != 0 || user.gid != 0 {
+            opts.push(format!("uid={}", user.uid));
+            opts.push(format!("gid={}", user.gid));
+        }
+        let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+        m.push(mount(wd, "tmpfs", Path::new("tmpfs"), &opts)?);
+    }
+    Ok(m)
+}
+
+/// Host paths are only checked when the bundle is built: the spec may be
+/// validated on a different machine than the one that runs it.
+fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellError> {
+    let err = |reason: String| CellError::HostPath {
+        field: field.into(),
+        path: p.to_path_buf(),
+        reason,
+    };
+    match fs::metadata(p) {
+        Ok(meta) if want_dir && !meta.is_dir() => Err(err("is not a directory".into())),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(err("does not exist on the host".into())),
+        Err(e) => Err(err(e.to_string())),
+    }
+}

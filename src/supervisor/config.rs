@@ -1,0 +1,192 @@
+//! The supervisor's configuration, read from `CELLOS_*` variables.
+
+use super::events::EventSink;
+use super::{Refusal, exit};
+use crate::cell::{Cell, Namespace};
+use std::path::{Path, PathBuf};
+
+/// Where the default state lives for `cellos-supervisor`.
+pub const DEFAULT_STATE_DIR: &str = "/run/cellos-supervisor";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Skip an isolation feature the host lacks, with a warning.
+    Portable,
+    /// Refuse to start when an isolation feature is missing.
+    Hardened,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The built-in libcontainer engine, in process.
+    Stub,
+    /// An external OCI runtime driven through its CLI (cellos-runtime, runc, crun).
+    Oci(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub namespaces: Vec<Namespace>,
+    pub profile: Profile,
+    pub backend: Backend,
+    pub argv0_allow: Option<Vec<String>>,
+    pub sink: EventSink,
+    pub state_dir: PathBuf,
+    /// Runtime state root for the built-in engine.
+    pub runtime_root: PathBuf,
+    pub systemd_cgroup: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn refuse(msg: String) -> Refusal {
+    Refusal::new(exit::REFUSED, msg)
+}
+
+impl Config {
+    /// `cellos-supervisor`: everything from the environment.
+    pub fn from_env() -> Result<Config, Refusal> {
+        let state_dir = var("CELLOS_STATE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        Self::build(state_dir.clone(), state_dir.join("runtime"), false)
+    }
+
+    /// `cellos-runtime run --cell`: the runtime's own --root holds the state
+    /// unless CELLOS_STATE_DIR says otherwise.
+    pub fn for_runtime(g: &crate::commands::Global) -> anyhow::Result<Config> {
+        let (state, root) = match var("CELLOS_STATE_DIR") {
+            Some(d) => (PathBuf::from(&d), PathBuf::from(d).join("runtime")),
+            None => (g.root.clone(), g.root.clone()),
+        };
+        Self::build(state, root, g.systemd_cgroup).map_err(|r| anyhow::anyhow!(r.msg))
+    }
+
+    fn build(state_dir: PathBuf, runtime_root: PathBuf, systemd: bool) -> Result<Config, Refusal> {
+        if !state_dir.is_absolute() {
+            return Err(refuse(format!(
+                "CELLOS_STATE_DIR {:?} must be an absolute path",
+                state_dir
+            )));
+        }
+        let namespaces = match var("CELLOS_SUBPROCESS_UNSHARE") {
+            Some(list) => {
+                let ns = Namespace::parse_list(&list)
+                    .map_err(|e| refuse(format!("CELLOS_SUBPROCESS_UNSHARE: {e}")))?;
+                if ns.is_empty() {
+                    return Err(refuse(
+                        "CELLOS_SUBPROCESS_UNSHARE names no namespace".into(),
+                    ));
+                }
+                ns
+            }
+            None => crate::cell::ConvertOptions::default().namespaces,
+        };
+        let profile = match var("CELLOS_DEPLOYMENT_PROFILE").as_deref() {
+            None | Some("portable") => Profile::Portable,
+            Some("hardened") => Profile::Hardened,
+            Some(other) => {
+                return Err(refuse(format!(
+                    "CELLOS_DEPLOYMENT_PROFILE {other:?} is not one of: portable, hardened"
+                )));
+            }
+        };
+        let backend = match var("CELLOS_CELL_BACKEND").as_deref() {
+            None | Some("stub") => Backend::Stub,
+            Some("oci") => Backend::Oci(match var("CELLOS_OCI_RUNTIME") {
+                Some(p) => PathBuf::from(p),
+                None => default_oci_runtime(),
+            }),
+            Some(other) => {
+                return Err(refuse(format!(
+                    "CELLOS_CELL_BACKEND {other:?} is not one of: stub, oci"
+                )));
+            }
+        };
+        let argv0_allow = match var("CELLOS_RUN_ARGV0_ALLOW_PREFIXES") {
+            Some(list) => {
+                let prefixes: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                for p in &prefixes {
+                    if !p.starts_with('/') {
+                        return Err(refuse(format!(
+                            "CELLOS_RUN_ARGV0_ALLOW_PREFIXES: {p:?} is not an absolute path"
+                        )));
+                    }
+                }
+                Some(prefixes)
+            }
+            None => None,
+        };
+        let sink = if var("CELL_OS_USE_NOOP_SINK").as_deref() == Some("1") {
+            EventSink::Noop
+        } else {
+            match var("CELLOS_EVENT_SINK") {
+                Some(s) => EventSink::parse(&s).map_err(refuse)?,
+                None => EventSink::Jsonl(state_dir.join("events.jsonl")),
+            }
+        };
+        Ok(Config {
+            namespaces,
+            profile,
+            backend,
+            argv0_allow,
+            sink,
+            state_dir,
+            runtime_root,
+            systemd_cgroup: systemd,
+        })
+    }
+
+    pub fn sink(&self) -> EventSink {
+        self.sink.clone()
+    }
+
+    pub fn bundles_dir(&self) -> PathBuf {
+        // "@" cannot start a container ID, so this never collides with one.
+        self.state_dir.join("@cells")
+    }
+
+    /// The namespaces to use on this host: a missing one is dropped with a
+    /// warning (portable) or refuses the cell (hardened).
+    pub fn usable_namespaces(&self, cell: &Cell) -> Result<Vec<Namespace>, Refusal> {
+        if cell.working_directory().is_some() && !self.namespaces.contains(&Namespace::Mount) {
+            return Err(refuse(
+                "CELLOS_SUBPROCESS_UNSHARE must include \"mnt\" when spec.run.workingDirectory is set".into(),
+            ));
+        }
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            let probe = Path::new("/proc/self/ns").join(ns.name());
+            if probe.exists() {
+                out.push(*ns);
+            } else if self.profile == Profile::Hardened {
+                return Err(refuse(format!(
+                    "hardened profile: this host has no {} namespace ({} is missing)",
+                    ns.name(),
+                    probe.display()
+                )));
+            } else {
+                eprintln!(
+                    "cellos: warning: this host has no {} namespace; running the cell without it (portable profile)",
+                    ns.name()
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The `cellos-runtime` installed beside the running binary.
+fn default_oci_runtime() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("cellos-runtime")))
+        .unwrap_or_else(|| PathBuf::from("cellos-runtime"))
+}

@@ -1,0 +1,229 @@
+//! Running one ExecutionCell to completion: policy, conversion, the
+//! create → start → wait → delete lifecycle, the TTL, teardown on SIGTERM,
+//! and lifecycle events. Shared by `cellos-supervisor` and `run --cell`.
+//!
+//! The pipeline, in order (each step named in events and errors):
+//! load spec → check policy → probe host → write bundle → create → start →
+//! wait (TTL, signals) → delete → remove bundle.
+
+mod backend;
+mod config;
+mod events;
+mod policy;
+mod wait;
+
+pub use config::{Backend, Config, Profile};
+pub use events::{EventSink, emit_to};
+pub use policy::{check_argv0, resolve_in_root};
+
+use crate::cell::{Cell, ConvertOptions, write_bundle};
+use backend::Launch;
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+/// Exit codes shared by `cellos-supervisor` and `run --cell`.
+pub mod exit {
+    /// `lifetime.ttlSeconds` ran out.
+    pub const TTL: i32 = 124;
+    /// Invalid or refused spec, or a runtime failure before the process started.
+    pub const REFUSED: i32 = 125;
+    /// argv[0] cannot be executed.
+    pub const NOT_EXECUTABLE: i32 = 126;
+    /// argv[0] was not found.
+    pub const NOT_FOUND: i32 = 127;
+}
+
+/// A refusal: the exit code and the one line that says why.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl Refusal {
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        Self {
+            code,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Classify an error that happened before the process ran: runc's wording
+/// for a missing or non-executable argv[0] maps to 127 and 126.
+pub fn classify_start_error(msg: &str) -> i32 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        exit::NOT_FOUND
+    } else if msg.contains("permission denied") {
+        exit::NOT_EXECUTABLE
+    } else {
+        exit::REFUSED
+    }
+}
+
+/// Run the cell in `path`; returns the process exit code to use.
+pub fn run_cell_file(path: &Path, cfg: &Config) -> i32 {
+    let sink = cfg.sink();
+    let cell = match Cell::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            sink.emit(
+                "rejected",
+                "",
+                json!({"reason": e.to_string(), "spec": path}),
+            );
+            eprintln!("cellos: {e}");
+            return exit::REFUSED;
+        }
+    };
+    run_cell(&cell, cfg, &sink)
+}
+
+/// Run a validated cell; returns the exit code.
+pub fn run_cell(cell: &Cell, cfg: &Config, sink: &EventSink) -> i32 {
+    match prepare_and_run(cell, cfg, sink) {
+        Ok(code) => code,
+        Err(r) => {
+            sink.emit(
+                "rejected",
+                cell.id(),
+                json!({"reason": r.msg, "exitCode": r.code}),
+            );
+            eprintln!("cellos: cell {:?}: {}", cell.id(), r.msg);
+            r.code
+        }
+    }
+}
+
+fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, Refusal> {
+    let namespaces = cfg.usable_namespaces(cell)?;
+    let root = cell.spec.rootfs.as_deref().unwrap_or(Path::new("/"));
+    if let Some(prefixes) = &cfg.argv0_allow {
+        check_argv0(&cell.argv()[0], prefixes, root)?;
+    }
+    let container_id = format!("{}-{}", cell.id(), random_suffix());
+    let bundle = cfg.bundles_dir().join(&container_id);
+    std::fs::create_dir_all(cfg.bundles_dir()).map_err(|e| {
+        Refusal::new(
+            exit::REFUSED,
+            format!("create {}: {e}", cfg.bundles_dir().display()),
+        )
+    })?;
+    let opts = ConvertOptions {
+        namespaces,
+        cgroups_path: Some(format!("/cellos-{container_id}")),
+    };
+    if let Err(e) = write_bundle(cell, &opts, &bundle) {
+        let _ = std::fs::remove_dir_all(&bundle);
+        return Err(Refusal::new(exit::REFUSED, e.to_string()));
+    }
+    let result = run_bundle(cell, cfg, sink, &container_id, &bundle);
+    let _ = std::fs::remove_dir_all(&bundle);
+    result
+}
+
+fn run_bundle(
+    cell: &Cell,
+    cfg: &Config,
+    sink: &EventSink,
+    container_id: &str,
+    bundle: &Path,
+) -> Result<i32, Refusal> {
+    let backend = backend::for_config(cfg)?;
+    // Signals are blocked before anything is forked: none can be lost, and
+    // the wait loop reads them from a signalfd.
+    let mask = wait::block_signals();
+    let started_at = Instant::now();
+    let launch = Launch {
+        id: container_id,
+        bundle,
+    };
+    let pid = match backend.create(&launch) {
+        Ok(pid) => pid,
+        Err(msg) => {
+            let _ = backend.delete(container_id);
+            return Err(Refusal::new(classify_start_error(&msg), msg));
+        }
+    };
+    sink.emit(
+        "created",
+        cell.id(),
+        json!({"containerId": container_id, "pid": pid}),
+    );
+    if let Err(msg) = backend.start(container_id) {
+        let _ = backend.delete(container_id);
+        sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
+        return Err(Refusal::new(classify_start_error(&msg), msg));
+    }
+    sink.emit(
+        "started",
+        cell.id(),
+        json!({"containerId": container_id, "pid": pid}),
+    );
+    let outcome = wait::wait_cell(pid, cell.ttl(), &mask, &*backend, container_id);
+    let duration_ms = started_at.elapsed().as_millis() as u64;
+    let code = match outcome {
+        wait::Outcome::Exited(code) => {
+            sink.emit(
+                "exited",
+                cell.id(),
+                json!({"exitCode": code, "durationMs": duration_ms}),
+            );
+            code
+        }
+        wait::Outcome::Signaled(sig) => {
+            sink.emit(
+                "exited",
+                cell.id(),
+                json!({"signal": sig, "exitCode": 128 + sig, "durationMs": duration_ms}),
+            );
+            128 + sig
+        }
+        wait::Outcome::TtlExpired => {
+            sink.emit(
+                "ttl_expired",
+                cell.id(),
+                json!({"ttlSeconds": cell.ttl().map(|d| d.as_secs()), "durationMs": duration_ms}),
+            );
+            eprintln!(
+                "cellos: cell {:?}: ttl of {}s expired, cell killed",
+                cell.id(),
+                cell.ttl().map(|d| d.as_secs()).unwrap_or(0)
+            );
+            exit::TTL
+        }
+        wait::Outcome::Interrupted(sig) => {
+            sink.emit(
+                "exited",
+                cell.id(),
+                json!({"interruptedBy": sig, "exitCode": 128 + sig, "durationMs": duration_ms}),
+            );
+            eprintln!(
+                "cellos: cell {:?}: supervisor got signal {sig}, cell torn down",
+                cell.id()
+            );
+            128 + sig
+        }
+    };
+    if let Err(msg) = backend.delete(container_id) {
+        eprintln!("cellos: cell {:?}: delete: {msg}", cell.id());
+    }
+    sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
+    Ok(code)
+}
+
+/// 8 hex digits from the kernel's random pool, so overlapping runs of one
+/// spec get distinct container IDs.
+fn random_suffix() -> String {
+    let mut b = [0u8; 4];
+    // SAFETY: getrandom fills the buffer we own.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != 4 {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        b = (t.subsec_nanos() ^ std::process::id()).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

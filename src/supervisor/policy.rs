@@ -1,0 +1,177 @@
+//! The argv[0] policy (`CELLOS_RUN_ARGV0_ALLOW_PREFIXES`): checked twice,
+//! lexically and on the real path after following symlinks inside the cell's
+//! root, so neither `..` nor a symlink can lead outside the allowed prefixes.
+
+use super::{Refusal, exit};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Symlinks followed before giving up, as the kernel's ELOOP limit.
+const MAX_LINKS: usize = 40;
+
+fn lexically_clean(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.contains("//")
+        && (p == "/" || !p.ends_with('/'))
+        && p[1..].split('/').all(|c| c != "." && c != "..")
+}
+
+/// True when `path` equals a prefix or lies below one at a `/` boundary.
+pub fn under_prefix(path: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| {
+        let p = p.trim_end_matches('/');
+        path == p
+            || p.is_empty()
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// Resolve `path` as the cell would see it with `root` as `/`: absolute
+/// symlink targets restart at `root`, and `..` never climbs above it.
+pub fn resolve_in_root(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
+    let mut todo: VecDeque<OsString> = components(path);
+    let mut done: Vec<OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            done.pop();
+            continue;
+        }
+        let mut cand = root.to_path_buf();
+        cand.extend(done.iter());
+        cand.push(&c);
+        let meta = std::fs::symlink_metadata(&cand)?;
+        if !meta.file_type().is_symlink() {
+            done.push(c);
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let target = std::fs::read_link(&cand)?;
+        if target.is_absolute() {
+            done.clear();
+        }
+        for (i, t) in components(&target).into_iter().enumerate() {
+            todo.insert(i, t);
+        }
+    }
+    let mut out = PathBuf::from("/");
+    out.extend(done);
+    Ok(out)
+}
+
+fn components(p: &Path) -> VecDeque<OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuse argv[0] unless it, and the file it really names, are allowed.
+pub fn check_argv0(argv0: &str, prefixes: &[String], root: &Path) -> Result<(), Refusal> {
+    let refuse = |msg: String| Err(Refusal::new(exit::REFUSED, msg));
+    if !argv0.starts_with('/') {
+        return refuse(format!(
+            "argv[0] {argv0:?} must be an absolute path when CELLOS_RUN_ARGV0_ALLOW_PREFIXES is set"
+        ));
+    }
+    if !lexically_clean(argv0) {
+        return refuse(format!(
+            "argv[0] {argv0:?} is not a clean path (no \".\", \"..\" or \"//\")"
+        ));
+    }
+    if !under_prefix(argv0, prefixes) {
+        return refuse(format!(
+            "argv[0] {argv0:?} is not under an allowed prefix ({})",
+            prefixes.join(",")
+        ));
+    }
+    let real = match resolve_in_root(root, Path::new(argv0)) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Refusal::new(
+                exit::NOT_FOUND,
+                format!("argv[0] {argv0:?}: no such file or directory"),
+            ));
+        }
+        Err(e) => return refuse(format!("argv[0] {argv0:?}: {e}")),
+    };
+    let real_str = real.to_string_lossy();
+    if !under_prefix(&real_str, prefixes) {
+        return refuse(format!(
+            "argv[0] {argv0:?} resolves to {real_str:?}, outside the allowed prefixes ({})",
+            prefixes.join(",")
+        ));
+    }
+    let on_host = root.join(real.strip_prefix("/").unwrap_or(&real));
+    match std::fs::metadata(&on_host) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(_) => Err(Refusal::new(
+            exit::NOT_EXECUTABLE,
+            format!("argv[0] {argv0:?}: permission denied"),
+        )),
+        Err(e) => Err(Refusal::new(
+            exit::NOT_FOUND,
+            format!("argv[0] {argv0:?}: {e}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_at_slash_boundaries() {
+        let p = vec!["/usr/bin".to_string(), "/bin/sh".to_string()];
+        assert!(under_prefix("/usr/bin/env", &p));
+        assert!(under_prefix("/bin/sh", &p));
+        assert!(!under_prefix("/usr/binx/evil", &p));
+        assert!(!under_prefix("/bin/shx", &p));
+        assert!(!under_prefix("/usr", &p));
+    }
+
+    #[test]
+    fn lexical_rules() {
+        assert!(lexically_clean("/usr/bin/env"));
+        for bad in [
+            "usr/bin",
+            "/usr/bin/../sbin/x",
+            "/usr/./bin/x",
+            "/usr//bin/x",
+            "/usr/bin/",
+        ] {
+            assert!(!lexically_clean(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symlinks_stay_inside_root() {
+        let root = std::env::temp_dir().join(format!("cellos-policy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/real"), b"").unwrap();
+        std::os::unix::fs::symlink("/usr/bin/real", root.join("usr/bin/abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../usr/bin/real", root.join("usr/bin/climb"))
+            .unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("usr/bin/out")).unwrap();
+        let r = |p: &str| resolve_in_root(&root, Path::new(p));
+        let abs = r("/usr/bin/abs");
+        let climb = r("/usr/bin/climb");
+        let out = r("/usr/bin/out");
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(abs.unwrap(), PathBuf::from("/usr/bin/real"));
+        assert_eq!(climb.unwrap(), PathBuf::from("/usr/bin/real"));
+        // /etc/passwd does not exist inside this root: resolution fails rather than escaping.
+        assert_eq!(out.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    }
+}
