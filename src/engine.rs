@@ -148,6 +148,14 @@ impl Runtime {
         let mut root = root.clone();
         root.set_path(rootfs.clone());
         spec.set_root(Some(root));
+        // libcontainer loads seccomp late (after dropping capabilities, where
+        // the kernel needs no_new_privs) whenever the field is present, even
+        // as `false`; absent means the same and loads it while still privileged.
+        if let Some(p) = spec.process_mut()
+            && p.no_new_privileges() == Some(false)
+        {
+            p.set_no_new_privileges(None);
+        }
         if let Some(linux) = spec.linux_mut() {
             if linux.cgroups_path().is_none() {
                 // libcontainer would name it ":youki:<id>". A flat name, so that
@@ -393,9 +401,18 @@ impl Container {
                 what: "cannot start a container that is not created",
             });
         }
-        self.inner
-            .start()
-            .map_err(|e| engine_err("start", &id, e))?;
+        match self.inner.start() {
+            Ok(()) => {}
+            // The process runs already: per the runtime spec a failed
+            // poststart hook is a warning and the lifecycle goes on.
+            Err(LibcontainerError::Hook(e)) if self.status() == ContainerStatus::Running => {
+                warn(&format!(
+                    "container \"{id}\": poststart hook failed: {}",
+                    chain_message(&e)
+                ));
+            }
+            Err(e) => return Err(engine_err("start", &id, e)),
+        }
         trace::mark("start");
         Ok(())
     }
@@ -480,10 +497,32 @@ impl Container {
             }
             _ => {}
         }
-        let res = self
-            .inner
-            .delete(true)
-            .map_err(|e| engine_err("delete", &id, e));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let res = loop {
+            match self.inner.delete(true) {
+                // libcontainer runs the poststop hooks after killing the processes
+                // and removing the cgroup, and stops at a failing one before it
+                // removes the state dir. The runtime spec makes that a warning: a
+                // delete (and containerd's `delete --force`) must still succeed.
+                Err(LibcontainerError::Hook(e)) => {
+                    warn(&format!(
+                        "container \"{id}\": poststop hook failed: {}",
+                        chain_message(&e)
+                    ));
+                    break std::fs::remove_dir_all(&self.inner.root)
+                        .map_err(|e| Error::io(&self.inner.root, e));
+                }
+                // A killed process keeps its cgroup busy until it has fully
+                // exited, and libcontainer gives up on the rmdir after ~100 ms:
+                // too short on a loaded host. It is safe to go again.
+                Err(LibcontainerError::CgroupManager(_))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.map_err(|e| engine_err("delete", &id, e)),
+            }
+        };
         let _ = std::fs::remove_dir_all(&self.engine_bundle);
         trace::mark("delete");
         res
@@ -543,6 +582,12 @@ impl Container {
         })?;
         serde_json::to_value(&s).map_err(|e| Error::Other(e.to_string()))
     }
+}
+
+/// A problem that does not fail the command: to the log, and one line on stderr.
+fn warn(msg: &str) {
+    tracing::warn!("{msg}");
+    eprintln!("cellos-runtime: warning: {msg}");
 }
 
 fn raw_kill(pid: i32, sig: i32) -> nix::Result<()> {

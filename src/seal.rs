@@ -4,39 +4,80 @@
 //!
 //! libcontainer forks (it does not re-exec) the processes that enter the
 //! container, so they run the very image this process runs. Before such a
-//! fork we re-exec ourselves from a sealed memfd copy: /proc/<pid>/exe then
-//! names an anonymous, write-sealed file, and the host binary is untouched.
+//! fork we re-exec ourselves from a sealed image:
+//! - preferred: the binary seen through a detached, read-only bind mount of
+//!   itself (open_tree + mount_setattr). Nothing is copied, the mount is in
+//!   no mount table and dies with us, and any write through /proc/<pid>/exe
+//!   (even re-opening an O_PATH fd) fails with EROFS;
+//! - fallback (no new mount API): a copy in a write-sealed memfd.
+//!
 //! Only commands that put processes into a container pay for this.
 
 use crate::error::{Error, Result};
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 /// Newer kernels warn when a memfd is created without saying whether it may be executed.
 const MFD_EXEC: libc::c_uint = 0x0010;
+/// Set only across our own re-exec; removed again at once so that nothing
+/// we start (hooks, the container) inherits it.
+const SEALED_ENV: &str = "_CELLOS_SEALED_EXE";
 
-/// True when the running image is already a write-sealed memfd.
-pub fn is_sealed() -> bool {
-    match File::open("/proc/self/exe") {
-        // SAFETY: F_GET_SEALS only reads the seal set of an fd we own.
-        Ok(f) => unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) & SEALS == SEALS },
-        Err(_) => false,
-    }
+/// How the running image is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    ReadOnlyBind,
+    Memfd,
 }
 
-/// Re-exec from a sealed copy unless already sealed. Returns only when sealed.
+fn exe_is_sealed_memfd(exe: &File) -> bool {
+    // SAFETY: F_GET_SEALS only reads the seal set of an fd we own.
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    // A regular file fails with EINVAL: -1 has every bit set but is no seal.
+    seals >= 0 && seals & SEALS == SEALS
+}
+
+fn exe_is_on_readonly_mount(exe: &File) -> bool {
+    nix::sys::statvfs::fstatvfs(exe)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// Whether the running image is already sealed, and how.
+pub fn sealed() -> Option<Sealed> {
+    let marker = std::env::var_os(SEALED_ENV);
+    let exe = File::open("/proc/self/exe").ok()?;
+    if exe_is_sealed_memfd(&exe) {
+        return Some(Sealed::Memfd);
+    }
+    (marker.as_deref() == Some(OsStr::new("robind")) && exe_is_on_readonly_mount(&exe))
+        .then_some(Sealed::ReadOnlyBind)
+}
+
+/// Re-exec from a sealed image unless already sealed. Returns only when sealed.
 pub fn ensure_sealed() -> Result<()> {
-    if is_sealed() {
+    let already = sealed();
+    // SAFETY: single-threaded at this point (called first thing by the commands that seal).
+    unsafe { std::env::remove_var(SEALED_ENV) };
+    if already.is_some() {
         return Ok(());
     }
-    let memfd = sealed_copy()?;
+    let (fd, how) = match readonly_bind_image() {
+        Ok(fd) => (fd, "robind"),
+        Err(e) => {
+            tracing::debug!(
+                "read-only bind sealing unavailable ({e}); copying into a sealed memfd"
+            );
+            (memfd_image()?, "memfd")
+        }
+    };
     let argv: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
         .collect();
-    let envp: Vec<CString> = std::env::vars_os()
+    let mut envp: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k.into_encoded_bytes();
             kv.push(b'=');
@@ -44,11 +85,85 @@ pub fn ensure_sealed() -> Result<()> {
             CString::new(kv).unwrap_or_default()
         })
         .collect();
-    let err = nix::unistd::fexecve(memfd.as_raw_fd(), &argv, &envp).unwrap_err();
-    Err(Error::sys("execveat", "sealed runtime copy", err))
+    envp.push(CString::new(format!("{SEALED_ENV}={how}")).expect("no NUL"));
+    // SAFETY: execveat with AT_EMPTY_PATH on an fd we own, NUL-terminated arrays.
+    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_p.push(std::ptr::null());
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv_p.as_ptr(),
+            envp_p.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(Error::sys(
+        "execveat",
+        format!("sealed runtime image ({how})"),
+        nix::Error::last(),
+    ))
 }
 
-fn sealed_copy() -> Result<OwnedFd> {
+fn check(ret: libc::c_long, what: &'static str) -> Result<libc::c_int> {
+    if ret < 0 {
+        Err(Error::sys(what, "sealed runtime image", nix::Error::last()))
+    } else {
+        Ok(ret as libc::c_int)
+    }
+}
+
+/// Our binary through a detached, read-only bind mount of the file itself.
+fn readonly_bind_image() -> Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    const MOUNT_ATTR_NOSUID: u64 = 2;
+    const MOUNT_ATTR_NODEV: u64 = 4;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    // SAFETY: open_tree/mount_setattr on NUL-terminated strings and fds we own.
+    unsafe {
+        let fd = check(
+            libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                c"/proc/self/exe".as_ptr(),
+                OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+            ),
+            "open_tree(/proc/self/exe)",
+        )?;
+        let fd = OwnedFd::from_raw_fd(fd);
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        check(
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            ),
+            "mount_setattr(ro)",
+        )?;
+        Ok(fd)
+    }
+}
+
+/// Our binary copied into a memfd and sealed against writes.
+fn memfd_image() -> Result<OwnedFd> {
     let name = c"cellos-runtime";
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: plain syscalls on a constant C string; the fd is owned right away.
@@ -64,7 +179,8 @@ fn sealed_copy() -> Result<OwnedFd> {
         ));
     }
     let memfd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let mut src = File::open("/proc/self/exe").map_err(|e| Error::io("/proc/self/exe", e))?;
+    let exe = Path::new("/proc/self/exe");
+    let mut src = File::open(exe).map_err(|e| Error::io(exe, e))?;
     let mut dst = File::from(memfd);
     std::io::copy(&mut src, &mut dst).map_err(|e| Error::io("memfd:cellos-runtime", e))?;
     // SAFETY: adding seals to our own memfd.

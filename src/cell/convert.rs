@@ -86,7 +86,6 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
     if cell.spec.authority.network {
         namespaces.retain(|ns| *ns != Namespace::Net);
     }
-    let net_unshared = namespaces.contains(&Namespace::Net);
 
     let root_path = cell.spec.rootfs.clone().unwrap_or_else(|| "rootfs".into());
     let root = RootBuilder::default()
@@ -96,7 +95,7 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
     let mut spec = SpecBuilder::default()
         .version(OCI_VERSION)
         .root(root)
-        .mounts(build_mounts(cell, net_unshared)?)
+        .mounts(build_mounts(cell, &namespaces)?)
         .process(build_process(cell)?)
         .linux(build_linux(cell, opts, &namespaces)?)
         .build()?;
@@ -181,10 +180,18 @@ fn build_linux(
         .map(|n| LinuxNamespaceBuilder::default().typ(n.oci_type()).build())
         .collect::<Result<Vec<_>, _>>()?;
     let strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut readonly = strings(READONLY_PATHS);
+    if cell.spec.rootfs.is_none() {
+        // The host view's private /etc is a tmpfs so that the listed host
+        // files can be bound into it; afterwards it must be as read-only
+        // as the rest of the system view. readonlyPaths are applied after
+        // all mounts, by every OCI runtime.
+        readonly.push("/etc".to_string());
+    }
     let mut linux = LinuxBuilder::default()
         .namespaces(ns)
         .masked_paths(strings(MASKED_PATHS))
-        .readonly_paths(strings(READONLY_PATHS))
+        .readonly_paths(readonly)
         .build()?;
     linux.set_resources(build_resources(cell.spec.resources.as_ref())?);
     linux.set_cgroups_path(opts.cgroups_path.as_ref().map(PathBuf::from));

@@ -371,6 +371,54 @@ fn namespace_lists() {
     );
 }
 
+/// The host view's /etc tmpfs is made read-only once the host files are
+/// bound into it; a cell with its own rootfs has a read-only root anyway.
+#[test]
+fn host_view_etc_is_read_only() {
+    let ro = |spec: &Spec| {
+        spec.linux()
+            .as_ref()
+            .unwrap()
+            .readonly_paths()
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(ro(&spec_of(&cell())).contains(&"/etc".to_string()));
+    let dir = TempDir::new("etc-ro");
+    let own = cell_with(|d| d["spec"]["rootfs"] = json!(dir.0));
+    assert!(!ro(&spec_of(&own)).contains(&"/etc".to_string()));
+}
+
+/// In a user namespace proc and mqueue can only be mounted when the pid /
+/// ipc namespace is the cell's own too; otherwise the host's are bound.
+#[test]
+fn user_namespace_without_pid_or_ipc_binds_proc() {
+    use Namespace::*;
+    let typ_of = |spec: &Spec, dest: &str| {
+        mounts(spec)
+            .iter()
+            .find(|m| m.destination() == Path::new(dest))
+            .map(|m| m.typ().clone().unwrap_or_default())
+    };
+    let with = |ns: Vec<Namespace>| {
+        let opts = ConvertOptions {
+            namespaces: ns,
+            cgroups_path: None,
+        };
+        to_oci_spec(&cell(), &opts).unwrap()
+    };
+    let own = with(vec![Mount, Pid, Ipc, User]);
+    assert_eq!(typ_of(&own, "/proc").as_deref(), Some("proc"));
+    assert_eq!(typ_of(&own, "/dev/mqueue").as_deref(), Some("mqueue"));
+    let shared = with(vec![Mount, User]);
+    assert_eq!(typ_of(&shared, "/proc").as_deref(), Some("bind"));
+    assert_ne!(typ_of(&shared, "/dev/mqueue").as_deref(), Some("mqueue"));
+    // Without a user namespace the kernel lets root mount them anyway.
+    let plain = with(vec![Mount]);
+    assert_eq!(typ_of(&plain, "/proc").as_deref(), Some("proc"));
+    assert_eq!(typ_of(&plain, "/dev/mqueue").as_deref(), Some("mqueue"));
+}
+
 #[test]
 fn spec_json_round_trip() {
     let spec = spec_of(&cell());

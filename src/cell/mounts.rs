@@ -9,6 +9,7 @@ use oci_spec::runtime::{Mount, MountBuilder};
 
 use super::error::CellError;
 use super::model::Cell;
+use super::namespace::Namespace;
 
 /// Host top-level entries that make up the system view; on merged-usr
 /// hosts most are symlinks into /usr and are recreated as symlinks.
@@ -80,9 +81,17 @@ fn special(dest: &str, typ: &str, opts: &[&str]) -> Result<Mount, CellError> {
 }
 
 /// All mounts of the cell, in the order the runtime must apply them.
-/// `net_unshared` decides between a fresh sysfs and a bind of host /sys
-/// (sysfs can only be mounted from inside an own network namespace).
-pub(crate) fn build_mounts(cell: &Cell, net_unshared: bool) -> Result<Vec<Mount>, CellError> {
+///
+/// The namespaces decide between fresh kernel filesystems and binds of the
+/// host's: sysfs can only be mounted from inside an own network namespace,
+/// and inside a user namespace proc and mqueue can only be mounted when the
+/// pid / ipc namespace is unshared too (the kernel wants the user namespace
+/// to own them).
+pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<Mount>, CellError> {
+    let net_unshared = namespaces.contains(&Namespace::Net);
+    let in_userns = namespaces.contains(&Namespace::User);
+    let own_proc = !in_userns || namespaces.contains(&Namespace::Pid);
+    let own_mqueue = !in_userns || namespaces.contains(&Namespace::Ipc);
     let spec = &cell.spec;
     let host_view = spec.rootfs.is_none();
     let mut m = Vec::new();
@@ -97,7 +106,18 @@ pub(crate) fn build_mounts(cell: &Cell, net_unshared: bool) -> Result<Vec<Mount>
         check_host_path("spec.rootfs", root, true)?;
     }
 
-    m.push(special("/proc", "proc", &["nosuid", "noexec", "nodev"])?);
+    if own_proc {
+        m.push(special("/proc", "proc", &["nosuid", "noexec", "nodev"])?);
+    } else {
+        // The host's pid namespace is the cell's: its /proc shows the same.
+        let opts = ["rbind", "nosuid", "noexec", "nodev"];
+        m.push(mount(
+            Path::new("/proc"),
+            "bind",
+            Path::new("/proc"),
+            &opts,
+        )?);
+    }
     let dev_opts = ["nosuid", "strictatime", "mode=755", "size=65536k"];
     m.push(mount(
         Path::new("/dev"),
@@ -120,11 +140,15 @@ pub(crate) fn build_mounts(cell: &Cell, net_unshared: bool) -> Result<Vec<Mount>
         Path::new("shm"),
         &shm_opts,
     )?);
-    m.push(special(
-        "/dev/mqueue",
-        "mqueue",
-        &["nosuid", "noexec", "nodev"],
-    )?);
+    let mq_opts = ["nosuid", "noexec", "nodev"];
+    if own_mqueue {
+        m.push(special("/dev/mqueue", "mqueue", &mq_opts)?);
+    } else if Path::new("/dev/mqueue").is_dir() {
+        // The host's ipc namespace is the cell's; share its mqueue view.
+        let opts = ["rbind", "nosuid", "noexec", "nodev"];
+        let mq = Path::new("/dev/mqueue");
+        m.push(mount(mq, "bind", mq, &opts)?);
+    }
     let sys_opts = ["nosuid", "noexec", "nodev", "ro"];
     if net_unshared {
         m.push(special("/sys", "sysfs", &sys_opts)?);

@@ -123,6 +123,13 @@ fn process_json(args: &Exec, base_config: &std::path::Path) -> anyhow::Result<Va
     if args.no_new_privs {
         p["noNewPrivileges"] = json!(true);
     }
+    // `false` must be left out: libcontainer would then load seccomp after
+    // dropping capabilities, without no_new_privs, and the kernel refuses.
+    if p.get("noNewPrivileges") == Some(&json!(false))
+        && let Some(o) = p.as_object_mut()
+    {
+        o.remove("noNewPrivileges");
+    }
     for cap in &args.cap {
         let cap = cap.to_ascii_uppercase();
         let cap = if cap.starts_with("CAP_") {
@@ -130,7 +137,9 @@ fn process_json(args: &Exec, base_config: &std::path::Path) -> anyhow::Result<Va
         } else {
             format!("CAP_{cap}")
         };
-        cap.parse::<oci_spec::runtime::Capability>()
+        // Checked in the config.json spelling ("CAP_X"): the strum FromStr
+        // of oci-spec only knows "X" and would refuse every real name.
+        serde_json::from_value::<oci_spec::runtime::Capability>(json!(cap))
             .map_err(|_| anyhow::anyhow!("exec: unknown capability {cap:?}"))?;
         for set in [
             "bounding",

@@ -5,8 +5,13 @@
 use super::config::{Backend, Config};
 use super::{Refusal, exit};
 use crate::engine::{CreateOptions, Runtime};
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 pub struct Launch<'a> {
     pub id: &'a str,
@@ -38,6 +43,7 @@ pub fn for_config(cfg: &Config) -> Result<Box<dyn CellBackend>, Refusal> {
             Ok(Box::new(Oci {
                 bin: bin.clone(),
                 root: cfg.state_dir.join("oci-root"),
+                relay: RefCell::new(None),
             }))
         }
     }
@@ -83,28 +89,60 @@ impl CellBackend for Stub {
 struct Oci {
     bin: PathBuf,
     root: PathBuf,
+    /// Carries the stderr that `create` hands to the container.
+    relay: RefCell<Option<StderrRelay>>,
 }
 
 impl Oci {
-    /// Run the runtime with runc's global flags; on failure return the last
-    /// error message from its JSON log (or its exit status).
-    fn call(&self, args: &[&str], log: Option<&Path>, quiet: bool) -> Result<(), String> {
+    /// Run the runtime with runc's global flags. `stderr` is what the
+    /// runtime (and, for `create`, the container) writes to; None captures
+    /// it. Err only when the runtime cannot be run at all.
+    fn spawn(
+        &self,
+        args: &[&str],
+        log: Option<&Path>,
+        stderr: Option<Stdio>,
+    ) -> Result<std::process::Output, String> {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--root").arg(&self.root);
         if let Some(log) = log {
             cmd.arg("--log").arg(log).arg("--log-format").arg("json");
         }
         cmd.args(args).stdin(Stdio::null());
-        if quiet {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-        let status = cmd
-            .status()
-            .map_err(|e| format!("run {}: {e}", self.bin.display()))?;
-        if status.success() {
+        match stderr {
+            Some(s) => cmd.stderr(s),
+            None => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+        };
+        let child = cmd.spawn();
+        // Our copy of a passed-in pipe must be closed before anyone waits
+        // for its EOF.
+        drop(cmd);
+        child
+            .and_then(|c| c.wait_with_output())
+            .map_err(|e| format!("run {}: {e}", self.bin.display()))
+    }
+
+    /// Run a command whose output is not the container's; on failure return
+    /// the best message (see [`Oci::failure`]).
+    fn call(&self, args: &[&str]) -> Result<(), String> {
+        let out = self.spawn(args, None, None)?;
+        if out.status.success() {
             return Ok(());
         }
-        let msg = log
+        let printed = String::from_utf8_lossy(&out.stderr);
+        Err(self.failure(args[0], None, &printed, out.status))
+    }
+
+    /// The last error in the runtime's JSON log, else the last line it
+    /// printed on stderr, else its exit status.
+    fn failure(
+        &self,
+        what: &str,
+        log: Option<&Path>,
+        printed: &str,
+        status: std::process::ExitStatus,
+    ) -> String {
+        let from_log = log
             .and_then(|l| std::fs::read_to_string(l).ok())
             .and_then(|text| {
                 text.lines()
@@ -112,9 +150,17 @@ impl Oci {
                     .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
                     .find(|v| v["level"] == "error")
                     .and_then(|v| v["msg"].as_str().map(String::from))
-            })
-            .unwrap_or_else(|| format!("{} {} failed: {status}", self.bin.display(), args[0]));
-        Err(msg)
+            });
+        let from_stderr = || {
+            printed
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        };
+        from_log
+            .or_else(from_stderr)
+            .unwrap_or_else(|| format!("{} {what} failed: {status}", self.bin.display()))
     }
 }
 
@@ -124,9 +170,24 @@ impl CellBackend for Oci {
         let log = l.bundle.join("runtime-log.json");
         let bundle = l.bundle.to_string_lossy();
         let pid_arg = pid_file.to_string_lossy();
-        // The container's stdio is the runtime's, which is ours.
         let args = ["create", "--bundle", &bundle, "--pid-file", &pid_arg, l.id];
-        self.call(&args, Some(&log), false)?;
+        // The container's stdio is the runtime's. Its stdout is ours; its
+        // stderr goes through a relay that holds back what the runtime
+        // itself prints during `create`: a failure is then reported in one
+        // line of ours instead of the runtime's line plus ours.
+        let (relay, stderr) = match StderrRelay::start() {
+            Ok((relay, fd)) => (Some(relay), Stdio::from(fd)),
+            Err(_) => (None, Stdio::inherit()),
+        };
+        let out = self.spawn(&args, Some(&log), Some(stderr))?;
+        if !out.status.success() {
+            let held = relay.map(StderrRelay::discard).unwrap_or_default();
+            return Err(self.failure("create", Some(&log), &held, out.status));
+        }
+        if let Some(r) = relay {
+            r.pass();
+            *self.relay.borrow_mut() = Some(r);
+        }
         std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -140,14 +201,105 @@ impl CellBackend for Oci {
     }
 
     fn start(&self, id: &str) -> Result<(), String> {
-        self.call(&["start", id], None, false)
+        self.call(&["start", id])
     }
 
     fn kill_all(&self, id: &str, sig: i32) {
-        let _ = self.call(&["kill", "--all", id, &sig.to_string()], None, true);
+        let _ = self.call(&["kill", "--all", id, &sig.to_string()]);
     }
 
     fn delete(&self, id: &str) -> Result<(), String> {
-        self.call(&["delete", "--force", id], None, true)
+        let res = self.call(&["delete", "--force", id]);
+        // The container is gone: flush what it wrote on stderr before the
+        // supervisor prints anything more.
+        if let Some(r) = self.relay.borrow_mut().take() {
+            r.finish(RELAY_DRAIN);
+        }
+        res
+    }
+}
+
+/// How long `delete` waits for the relay to see EOF (every process of the
+/// container is dead by then, so this only matters if something leaked).
+const RELAY_DRAIN: Duration = Duration::from_secs(2);
+
+enum RelayMode {
+    /// Keep what arrives (the runtime is still in `create`).
+    Hold(Vec<u8>),
+    /// Forward to our stderr.
+    Pass,
+    /// Throw away.
+    Discard,
+}
+
+/// A pipe whose write end becomes the runtime's (and so the container's)
+/// stderr, and a thread that forwards it to ours.
+struct StderrRelay {
+    mode: Arc<Mutex<RelayMode>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl StderrRelay {
+    fn start() -> std::io::Result<(StderrRelay, OwnedFd)> {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let mode = Arc::new(Mutex::new(RelayMode::Hold(Vec::new())));
+        let (tx, done) = mpsc::channel();
+        let m = Arc::clone(&mode);
+        std::thread::Builder::new()
+            .name("cellos-stderr".into())
+            .spawn(move || {
+                let mut rd = std::fs::File::from(rd);
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match rd.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    };
+                    let mut mode = m.lock().unwrap_or_else(|p| p.into_inner());
+                    match &mut *mode {
+                        RelayMode::Hold(held) => {
+                            // Bounded: only the runtime writes during create.
+                            if held.len() < 1 << 20 {
+                                held.extend_from_slice(&buf[..n]);
+                            }
+                        }
+                        RelayMode::Pass => {
+                            let _ = std::io::stderr().lock().write_all(&buf[..n]);
+                        }
+                        RelayMode::Discard => {}
+                    }
+                }
+                let _ = tx.send(());
+            })?;
+        Ok((StderrRelay { mode, done }, wr))
+    }
+
+    fn set(&self, new: RelayMode) -> Vec<u8> {
+        let mut mode = self.mode.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *mode, new) {
+            RelayMode::Hold(held) => held,
+            _ => Vec::new(),
+        }
+    }
+
+    /// `create` succeeded: print what was held, forward from now on.
+    fn pass(&self) {
+        let mut mode = self.mode.lock().unwrap_or_else(|p| p.into_inner());
+        if let RelayMode::Hold(held) = std::mem::replace(&mut *mode, RelayMode::Pass) {
+            let _ = std::io::stderr().lock().write_all(&held);
+        }
+    }
+
+    /// `create` failed: return what the runtime printed, forward nothing.
+    fn discard(self) -> String {
+        let held = self.set(RelayMode::Discard);
+        String::from_utf8_lossy(&held).into_owned()
+    }
+
+    /// Wait up to `limit` for the writers to close the pipe.
+    fn finish(self, limit: Duration) {
+        let _ = self.done.recv_timeout(limit);
     }
 }

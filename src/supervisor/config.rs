@@ -56,12 +56,23 @@ impl Config {
 
     /// `cellos-runtime run --cell`: the runtime's own --root holds the state
     /// unless CELLOS_STATE_DIR says otherwise.
+    ///
+    /// A refused setting ends the process here with exit 125 and one
+    /// `cellos:` line, exactly as `cellos-supervisor` does: `run --cell`
+    /// shares the supervisor's exit codes, while an `Err` would make the
+    /// runtime's CLI exit 1. Nothing has been created at this point.
     pub fn for_runtime(g: &crate::commands::Global) -> anyhow::Result<Config> {
         let (state, root) = match var("CELLOS_STATE_DIR") {
             Some(d) => (PathBuf::from(&d), PathBuf::from(d).join("runtime")),
             None => (g.root.clone(), g.root.clone()),
         };
-        Self::build(state, root, g.systemd_cgroup).map_err(|r| anyhow::anyhow!(r.msg))
+        match Self::build(state, root, g.systemd_cgroup) {
+            Ok(cfg) => Ok(cfg),
+            Err(r) => {
+                eprintln!("cellos: {}", r.msg);
+                std::process::exit(r.code);
+            }
+        }
     }
 
     fn build(state_dir: PathBuf, runtime_root: PathBuf, systemd: bool) -> Result<Config, Refusal> {
@@ -124,13 +135,16 @@ impl Config {
             }
             None => None,
         };
+        // A malformed CELLOS_EVENT_SINK is refused even when the no-op sink
+        // wins: a setting that is wrong must not go unnoticed.
+        let configured = match var("CELLOS_EVENT_SINK") {
+            Some(s) => EventSink::parse(&s).map_err(refuse)?,
+            None => EventSink::Jsonl(state_dir.join("events.jsonl")),
+        };
         let sink = if var("CELL_OS_USE_NOOP_SINK").as_deref() == Some("1") {
             EventSink::Noop
         } else {
-            match var("CELLOS_EVENT_SINK") {
-                Some(s) => EventSink::parse(&s).map_err(refuse)?,
-                None => EventSink::Jsonl(state_dir.join("events.jsonl")),
-            }
+            configured
         };
         Ok(Config {
             namespaces,
@@ -184,9 +198,33 @@ impl Config {
 }
 
 /// The `cellos-runtime` installed beside the running binary.
+///
+/// After `seal::ensure_sealed` (which `run --cell` does first thing),
+/// /proc/self/exe names the sealed image (a memfd or a detached overlay),
+/// not the installed file, so argv[0] is the fallback: the re-exec keeps it.
 fn default_oci_runtime() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("cellos-runtime")))
-        .unwrap_or_else(|| PathBuf::from("cellos-runtime"))
+    let beside = |exe: &Path| {
+        exe.parent()
+            .map(|d| d.join("cellos-runtime"))
+            .filter(|p| p.is_file())
+    };
+    if let Some(p) = std::env::current_exe().ok().as_deref().and_then(beside) {
+        return p;
+    }
+    if let Some(arg0) = std::env::args_os().next().map(PathBuf::from) {
+        let invoked = if arg0.components().count() > 1 {
+            Some(arg0)
+        } else {
+            // Found through PATH, like the shell found it.
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(&arg0))
+                    .find(|p| p.is_file())
+            })
+        };
+        if let Some(p) = invoked.as_deref().and_then(beside) {
+            return p;
+        }
+    }
+    PathBuf::from("cellos-runtime")
 }

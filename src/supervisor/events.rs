@@ -47,16 +47,21 @@ pub fn cloud_event(kind: &str, subject: &str, data: Value) -> Value {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    json!({
+    let mut event = json!({
         "specversion": "1.0",
         "id": id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         "source": format!("cellos-supervisor://{host}/{}", std::process::id()),
         "type": format!("io.cellos.cell.{kind}"),
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "subject": subject,
         "datacontenttype": "application/json",
         "data": data,
-    })
+    });
+    // CloudEvents 1.0: `subject`, when present, must be a non-empty string.
+    // A spec refused before its id is known has none.
+    if !subject.is_empty() {
+        event["subject"] = json!(subject);
+    }
+    event
 }
 
 pub fn emit_to(sink: &EventSink, line: &str) {
@@ -103,5 +108,7 @@ mod tests {
         assert_eq!(e["subject"], "build-42");
         assert_eq!(e["data"]["pid"], 1);
         assert_eq!(e["id"].as_str().unwrap().len(), 16);
+        let anonymous = cloud_event("rejected", "", json!({}));
+        assert!(anonymous.get("subject").is_none());
     }
 }

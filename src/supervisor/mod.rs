@@ -50,12 +50,19 @@ impl Refusal {
     }
 }
 
-/// Classify an error that happened before the process ran: runc's wording
-/// for a missing or non-executable argv[0] maps to 127 and 126.
+/// Classify an error that happened before the process ran. Only a failed
+/// exec of argv[0] maps to 127 / 126; runc and libcontainer both word it
+/// `exec: "<argv0>": <reason>`. Anything else (a mount, a cgroup, ptmx...)
+/// is a runtime failure, 125, even when its reason is "no such file or
+/// directory".
 pub fn classify_start_error(msg: &str) -> i32 {
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+    let Some(at) = msg.find("exec: \"") else {
+        return exit::REFUSED;
+    };
+    let exec = &msg[at..];
+    if exec.contains("executable file not found") || exec.contains("no such file or directory") {
         exit::NOT_FOUND
-    } else if msg.contains("permission denied") {
+    } else if exec.contains("permission denied") || exec.contains("exec format error") {
         exit::NOT_EXECUTABLE
     } else {
         exit::REFUSED
@@ -226,4 +233,42 @@ fn random_suffix() -> String {
         b = (t.subsec_nanos() ^ std::process::id()).to_le_bytes();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exec_failures_map_to_126_and_127() {
+        let lc = "failed to create container: exec process failed with error error in executing process : ";
+        let cases = [
+            (
+                format!("{lc}exec: \"/x\": stat /x: no such file or directory"),
+                127,
+            ),
+            (
+                format!("{lc}exec: \"x\": executable file not found in $PATH"),
+                127,
+            ),
+            (format!("{lc}exec: \"/etc\": permission denied"), 126),
+            (
+                "unable to start container process: exec: \"/a.out\": exec format error".into(),
+                126,
+            ),
+            (
+                "error setting up ptmx: symlink pts/ptmx /r/dev/ptmx: no such file or directory"
+                    .into(),
+                125,
+            ),
+            ("open /b/config.json: permission denied".into(), 125),
+            (
+                "run /nonexistent: No such file or directory (os error 2)".into(),
+                125,
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(classify_start_error(&msg), want, "{msg}");
+        }
+    }
 }

@@ -1,0 +1,275 @@
+//! The container state machine: create, start, exit, delete, list, pause, resume.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+#[test]
+fn create_start_stop_delete() {
+    let env = Env::new("lifecycle");
+    // The process waits for a file that the test creates through exec, so
+    // "running" is observed before it exits on its own.
+    let bundle = env.bundle(|c| {
+        set_args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 0",
+            ],
+        );
+        c["annotations"] = json!({"org.cellos.test": "yes"});
+    });
+    let id = env.id();
+    let pid_file = bundle.join("init.pid");
+    env.create(&bundle, &id, &["--pid-file", pid_file.to_str().unwrap()])
+        .ok();
+
+    // When create returns: "created", a live init pid, and the pid file holds it.
+    let st = env.state(&id);
+    let keys: BTreeSet<&str> = st.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let want: BTreeSet<&str> = [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "annotations",
+        "owner",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, want, "state fields: {st}");
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], bundle.to_str().unwrap());
+    assert_eq!(st["rootfs"], fixture_rootfs().to_str().unwrap());
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."), "{st}");
+    assert!(is_rfc3339(st["created"].as_str().unwrap()), "{st}");
+    assert_eq!(st["annotations"]["org.cellos.test"], "yes", "{st}");
+    assert!(st["owner"].is_string(), "{st}");
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0, "{st}");
+    assert!(pid_alive(pid));
+    let written = std::fs::read_to_string(&pid_file).expect("pid file exists after create");
+    assert_eq!(written.trim(), pid.to_string());
+    // The init sits in the container's cgroup before start.
+    assert!(!cgroup_dirs(&id).is_empty(), "no cgroup for {id}");
+    assert!(pids_in_cgroup_of(&id).contains(&pid));
+
+    env.start(&id).ok();
+    let st = env.state(&id);
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"], pid);
+
+    env.exec(&id, &["touch", "/tmp/go"]).ok();
+    let st = env.wait_status(&id, "stopped");
+    assert_eq!(st["pid"], 0, "{st}");
+    assert!(!pid_alive(pid));
+
+    env.rt(&["delete", &id]).ok();
+    env.assert_gone(&id);
+    env.rt(&["state", &id]).fails_with(&[&id, "does not exist"]);
+    env.finish();
+}
+
+#[test]
+fn list_formats() {
+    let env = Env::new("list");
+    let (a, bundle_a) = env.sleeper();
+    let bundle_b = env.bundle_args(&["true"]);
+    let b = env.id();
+    env.create(&bundle_b, &b, &[]).ok();
+
+    let o = env.rt(&["list", "--quiet"]);
+    o.ok();
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(o.out().lines().collect::<Vec<_>>(), want, "{o}");
+
+    let o = env.rt(&["list", "--format", "json"]);
+    o.ok();
+    let arr = o.json();
+    let arr = arr.as_array().expect("list json is an array");
+    assert_eq!(arr.len(), 2, "{o}");
+    let find = |id: &str| arr.iter().find(|v| v["id"] == id).cloned().unwrap();
+    assert_eq!(find(&a)["status"], "running");
+    assert_eq!(find(&a)["bundle"], bundle_a.to_str().unwrap());
+    assert_eq!(find(&b)["status"], "created");
+    assert!(find(&a)["pid"].as_i64().unwrap() > 0);
+
+    let o = env.rt(&["list"]);
+    o.ok();
+    let lines: Vec<&str> = o.out().lines().collect();
+    assert_eq!(lines.len(), 3, "{o}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    let row_a = lines.iter().find(|l| l.starts_with(&a)).expect("row for a");
+    assert!(row_a.contains("running"), "{o}");
+    assert!(row_a.contains(bundle_a.to_str().unwrap()), "{o}");
+    let row_b = lines.iter().find(|l| l.starts_with(&b)).expect("row for b");
+    assert!(row_b.contains("created"), "{o}");
+
+    env.rt(&["delete", "--force", &a]).ok();
+    env.rt(&["delete", "--force", &b]).ok();
+    let o = env.rt(&["list", "--quiet"]);
+    o.ok();
+    assert_eq!(o.out(), "", "{o}");
+    let o = env.rt(&["list", "--format", "json"]);
+    o.ok();
+    assert_eq!(o.json(), json!([]));
+    env.finish();
+}
+
+#[test]
+fn pause_and_resume() {
+    let env = Env::new("pause");
+    // A counter that only advances while the container is thawed.
+    let (id, _) = env.create_started_with(|c| {
+        set_args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done",
+            ],
+        );
+    });
+    let read_n = || {
+        let o = env.exec(&id, &["cat", "/tmp/n"]);
+        o.ok();
+        o.out().parse::<u64>().unwrap_or(0)
+    };
+    poll_until(
+        "counter to start",
+        std::time::Duration::from_secs(5),
+        || (read_n() > 0).then_some(()),
+    );
+
+    env.rt(&["pause", &id]).ok();
+    assert_eq!(env.status(&id), "paused");
+    let freezer =
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/freezer/cellos-{id}/freezer.state"));
+    if freezer.exists() {
+        assert_eq!(read_lossy(&freezer).trim(), "FROZEN");
+    } else {
+        let f = unified_cgroup(&id).join("cgroup.freeze");
+        assert_eq!(read_lossy(&f).trim(), "1");
+    }
+    // exec into a paused container is refused.
+    env.exec(&id, &["true"]).fails_with(&[&id, "paused"]);
+    // Pausing twice is an error naming the state.
+    env.rt(&["pause", &id]).fails_with(&[&id, "paused"]);
+
+    env.rt(&["resume", &id]).ok();
+    assert_eq!(env.status(&id), "running");
+    let a = read_n();
+    poll_until(
+        "counter to advance after resume",
+        std::time::Duration::from_secs(5),
+        || (read_n() > a).then_some(()),
+    );
+    env.rt(&["resume", &id]).fails_with(&[&id, "not paused"]);
+
+    // A paused container can be force-deleted.
+    env.rt(&["pause", &id]).ok();
+    env.rt(&["delete", "--force", &id]).ok();
+    env.assert_gone(&id);
+    env.finish();
+}
+
+#[test]
+fn kill_moves_to_stopped() {
+    let env = Env::new("killstop");
+    let (id, _) = env.sleeper();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.rt(&["kill", &id, "KILL"]).ok();
+    let st = env.wait_status(&id, "stopped");
+    assert_eq!(st["pid"], 0);
+    assert!(!pid_alive(pid));
+    // Signalling a stopped container says it is not running.
+    env.rt(&["kill", &id, "9"]).fails_with(&["not running"]);
+    env.rt(&["delete", &id]).ok();
+    env.assert_gone(&id);
+    env.finish();
+}
+
+#[test]
+fn delete_created_container() {
+    let env = Env::new("delcreated");
+    let bundle = env.bundle_args(&["true"]);
+    let id = env.id();
+    env.create(&bundle, &id, &[]).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    // A created container has not run anything; delete (without --force) removes it, like runc.
+    env.rt(&["delete", &id]).ok();
+    env.assert_gone(&id);
+    assert!(!pid_alive(pid), "init {pid} survived delete");
+    env.finish();
+}
+
+#[test]
+fn run_detach_then_kill_and_delete() {
+    let env = Env::new("rundetach");
+    let bundle = env.bundle_args(&["sleep", "1000"]);
+    let id = env.id();
+    let pid_file = bundle.join("run.pid");
+    let cmd = env.rt_cmd(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    env.rt_to_files(cmd, &bundle).ok();
+    let st = env.state(&id);
+    assert_eq!(st["status"], "running");
+    assert_eq!(
+        read_lossy(&pid_file).trim(),
+        st["pid"].as_i64().unwrap().to_string()
+    );
+    env.rt(&["kill", &id, "9"]).ok();
+    env.wait_status(&id, "stopped");
+    env.rt(&["delete", &id]).ok();
+    env.assert_gone(&id);
+    env.finish();
+}
+
+#[test]
+fn foreground_run_output_and_cleanup() {
+    let env = Env::new("fgrun");
+    let b = env.bundle_args(&["sh", "-c", "echo out; echo err >&2; hostname"]);
+    let id = env.id();
+    let o = env.run_fg(&b, &id);
+    o.ok();
+    assert_eq!(o.stdout, "out\ncellos\n");
+    assert_eq!(o.stderr, "err\n");
+    // A foreground run deletes its container when it ends.
+    env.assert_gone(&id);
+    env.finish();
+}
+
+#[test]
+fn detached_container_output_goes_to_create_stdio() {
+    let env = Env::new("createstdio");
+    let bundle = env.bundle_args(&["sh", "-c", "echo to-stdout; echo to-stderr >&2"]);
+    let id = env.id();
+    env.create(&bundle, &id, &[]).ok();
+    // Nothing runs before start.
+    assert_eq!(env.output(&bundle), "");
+    env.start(&id).ok();
+    env.wait_status(&id, "stopped");
+    assert_eq!(env.output(&bundle), "to-stdout\n");
+    assert_eq!(read_lossy(&bundle.join("stderr")), "to-stderr\n");
+    env.rt(&["delete", &id]).ok();
+    env.finish();
+}

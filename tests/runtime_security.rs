@@ -1,0 +1,377 @@
+//! Security settings really take effect inside the container, and nothing of
+//! the host leaks in (fds, the runtime binary, symlinked mount targets).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+
+fn only_caps(c: &mut serde_json::Value, caps: &[&str]) {
+    c["process"]["capabilities"] = json!({
+        "bounding": caps, "effective": caps, "permitted": caps
+    });
+}
+
+#[test]
+fn capabilities_dropped() {
+    let env = Env::new("caps");
+    let o = env.run_with(|c| {
+        set_args(c, &["grep", "^Cap", "/proc/self/status"]);
+        only_caps(c, &["CAP_KILL"]);
+    });
+    o.ok();
+    assert_eq!(
+        status_field(&o.stdout, "CapEff"),
+        Some("0000000000000020"),
+        "{o}"
+    );
+    assert_eq!(
+        status_field(&o.stdout, "CapPrm"),
+        Some("0000000000000020"),
+        "{o}"
+    );
+    assert_eq!(
+        status_field(&o.stdout, "CapBnd"),
+        Some("0000000000000020"),
+        "{o}"
+    );
+    assert_eq!(
+        status_field(&o.stdout, "CapAmb"),
+        Some("0000000000000000"),
+        "{o}"
+    );
+    // No capabilities at all: even root cannot chown.
+    let o = env.run_with(|c| {
+        set_args(
+            c,
+            &["sh", "-c", "grep CapEff /proc/self/status; chown 1 /tmp"],
+        );
+        only_caps(c, &[]);
+    });
+    assert_ne!(o.code, 0, "{o}");
+    assert_eq!(
+        status_field(&o.stdout, "CapEff"),
+        Some("0000000000000000"),
+        "{o}"
+    );
+    assert!(o.stderr.contains("Operation not permitted"), "{o}");
+    env.finish();
+}
+
+#[test]
+fn no_new_privileges() {
+    let env = Env::new("nnp");
+    let o = env.run_args(&["grep", "NoNewPrivs", "/proc/self/status"]);
+    o.ok();
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("1"), "{o}");
+    let o = env.run_with(|c| {
+        set_args(c, &["grep", "NoNewPrivs", "/proc/self/status"]);
+        c["process"]["noNewPrivileges"] = json!(false);
+    });
+    o.ok();
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("0"), "{o}");
+    env.finish();
+}
+
+fn seccomp_blocking(names: &[&str]) -> serde_json::Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO"}]
+    })
+}
+
+#[test]
+fn seccomp_blocks_syscalls() {
+    let env = Env::new("seccomp");
+    let o = env.run_with(|c| {
+        set_args(c, &["sh", "-c", "mkdir /tmp/x && echo made-it"]);
+        c["linux"]["seccomp"] = seccomp_blocking(&["mkdir", "mkdirat"]);
+    });
+    assert_ne!(o.code, 0, "{o}");
+    assert!(!o.stdout.contains("made-it"), "{o}");
+    assert!(o.stderr.contains("Operation not permitted"), "{o}");
+    // chmod, with noNewPrivileges off (seccomp loaded before caps drop).
+    let o = env.run_with(|c| {
+        set_args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "touch /tmp/f && chmod 600 /tmp/f && echo chmod-worked",
+            ],
+        );
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = seccomp_blocking(&["chmod", "fchmod", "fchmodat", "fchmodat2"]);
+    });
+    assert_ne!(o.code, 0, "{o}");
+    assert!(!o.stdout.contains("chmod-worked"), "{o}");
+    assert!(o.stderr.contains("Operation not permitted"), "{o}");
+    // The same commands work without the profile.
+    let o = env.run_args(&[
+        "sh",
+        "-c",
+        "mkdir /tmp/x && touch /tmp/f && chmod 600 /tmp/f && echo fine",
+    ]);
+    o.ok();
+    assert_eq!(o.out(), "fine");
+    env.finish();
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let env = Env::new("masked");
+    // Masked files read empty: /proc/kcore where the kernel has one (not all
+    // do), /proc/timer_list, and a file of the image added to the list.
+    let mut files = vec!["/proc/timer_list", "/etc/passwd"];
+    if Path::new("/proc/kcore").exists() {
+        files.push("/proc/kcore");
+    }
+    let script = format!(
+        "for f in {}; do echo $f=$(wc -c < $f); done; ls /sys/firmware | wc -l; \
+         if echo x > /proc/sys/kernel/domainname; then echo WROTE; fi",
+        files.join(" ")
+    );
+    let o = env.run_with(|c| {
+        set_args(c, &["sh", "-c", &script]);
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("/etc/passwd"));
+    });
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    for (i, f) in files.iter().enumerate() {
+        assert_eq!(lines[i], format!("{f}=0"), "{o}");
+    }
+    assert_eq!(lines[files.len()].trim(), "0", "{o}");
+    assert!(!o.stdout.contains("WROTE"), "{o}");
+    assert!(o.stderr.contains("Read-only file system"), "{o}");
+    // Unmasked, the image's file has content.
+    let o = env.run_args(&["sh", "-c", "wc -c < /etc/passwd"]);
+    o.ok();
+    assert_ne!(o.out(), "0", "{o}");
+    // The root filesystem is read-only as configured.
+    let o = env.run_args(&["sh", "-c", "touch /etc/x"]);
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("Read-only file system"), "{o}");
+    env.finish();
+}
+
+#[test]
+fn rlimits_applied() {
+    let env = Env::new("rlimits");
+    let o = env.run_with(|c| {
+        set_args(c, &["sh", "-c", "ulimit -n; ulimit -Hn"]);
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 777, "hard": 888}]);
+    });
+    o.ok();
+    assert_eq!(o.stdout, "777\n888\n");
+    env.finish();
+}
+
+#[test]
+fn sysctl_in_new_netns() {
+    let env = Env::new("sysctl");
+    let o = env.run_with(|c| {
+        set_args(c, &["cat", "/proc/sys/net/ipv4/ip_forward"]);
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    });
+    o.ok();
+    assert_eq!(o.out(), "1");
+    // Without the sysctl a fresh network namespace has forwarding off.
+    let o = env.run_args(&["cat", "/proc/sys/net/ipv4/ip_forward"]);
+    o.ok();
+    assert_eq!(o.out(), "0");
+    env.finish();
+}
+
+#[test]
+fn no_host_fd_leak() {
+    let env = Env::new("fdleak");
+    let secret = env.subdir("secret").join("host-secret");
+    std::fs::write(&secret, "secret").unwrap();
+    let f = std::fs::File::open(&secret).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&f);
+    let run = |extra_fd: Option<i32>, args: &[&str]| {
+        let b = env.bundle_args(args);
+        let id = env.id();
+        let mut cmd = env.rt_cmd(&["run", "--bundle", b.to_str().unwrap(), &id]);
+        if let Some(target) = extra_fd {
+            inherit_fd(&mut cmd, raw, target);
+        }
+        run_piped(cmd, None, CMD_TIMEOUT)
+    };
+    for fd in [None, Some(3), Some(7)] {
+        // `; true` keeps sh from exec'ing ls in its own place: $$ stays the shell.
+        let o = run(fd, &["sh", "-c", "ls /proc/$$/fd; true"]);
+        o.ok();
+        assert_eq!(
+            o.stdout, "0\n1\n2\n",
+            "fds of the container process (host fd {fd:?}):\n{o}"
+        );
+        let o = run(
+            fd,
+            &["sh", "-c", "ls -l /proc/$$/fd/ | grep -c host-secret"],
+        );
+        assert_eq!(o.out(), "0", "{o}");
+    }
+    // The init of a detached container too (seen through exec).
+    let b = env.bundle_args(&["sleep", "1000"]);
+    let id = env.id();
+    let mut cmd = env.rt_cmd(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    inherit_fd(&mut cmd, raw, 5);
+    env.rt_to_files(cmd, &b).ok();
+    env.start(&id).ok();
+    let o = env.exec(&id, &["ls", "/proc/1/fd"]);
+    o.ok();
+    assert_eq!(o.stdout, "0\n1\n2\n", "{o}");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let host_fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(host_fds.len(), 3, "init fds: {host_fds:?}");
+    env.finish();
+}
+
+#[test]
+fn cwd_is_inside_container() {
+    let env = Env::new("cwd");
+    let o = env.run_with(|c| {
+        set_args(c, &["sh", "-c", "readlink /proc/self/cwd; pwd; ls"]);
+        c["process"]["cwd"] = json!("/work");
+    });
+    o.ok();
+    assert_eq!(o.stdout, "/work\n/work\nimage-file\n");
+    let o = env.run_args(&["readlink", "/proc/self/cwd"]);
+    o.ok();
+    assert_eq!(o.out(), "/");
+    env.finish();
+}
+
+#[test]
+fn runtime_binary_is_sealed() {
+    let env = Env::new("sealed");
+    let bundle = env.bundle_args(&["sleep", "1000"]);
+    let id = env.id();
+    env.create(&bundle, &id, &[]).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    // Before start the init is still a fork of the runtime: it must run a
+    // sealed image (a write-sealed memfd, or a file on a private read-only
+    // overlay), never the host binary itself.
+    let exe_link = format!("/proc/{pid}/exe");
+    let exe = std::fs::read_link(&exe_link).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    let host_bin = Path::new(BIN).canonicalize().unwrap();
+    assert_ne!(Path::new(&exe), host_bin, "init runs the host binary");
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (
+        std::fs::metadata(&exe_link).unwrap(),
+        std::fs::metadata(&host_bin).unwrap(),
+    );
+    assert!(
+        (a.dev(), a.ino()) != (b.dev(), b.ino()),
+        "init exe {exe} is the host binary's inode"
+    );
+    let f = std::fs::File::open(&exe_link).unwrap();
+    // SAFETY: fcntl/fstatfs on an fd we own.
+    let seals = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::F_GET_SEALS) };
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut sfs) };
+    let write_sealed = seals >= 0 && seals & libc::F_SEAL_WRITE != 0;
+    let overlay = sfs.f_type as i64 == 0x794c_7630;
+    assert!(
+        exe.contains("memfd:") && write_sealed || overlay,
+        "init exe {exe} is neither a write-sealed memfd nor on overlayfs"
+    );
+    env.start(&id).ok();
+    let o = env.exec(&id, &["readlink", "/proc/1/exe"]);
+    o.ok();
+    assert_eq!(o.out(), "/bin/busybox");
+    // An exec'd process, before it runs its program, is not the host binary either.
+    let o = env.exec(&id, &["sh", "-c", "readlink /proc/$$/exe"]);
+    assert_eq!(o.out(), "/bin/busybox");
+    env.finish();
+}
+
+#[test]
+fn symlinked_mount_destination_stays_inside() {
+    let env = Env::new("symlinkmnt");
+    let rootfs = env.subdir("rootfs").join("rootfs");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixture_rootfs())
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let host_target = env.dir.join("host-target");
+    let host_target_dir = env.dir.join("host-dir");
+    std::fs::create_dir_all(&host_target_dir).unwrap();
+    // rootfs/evil -> <absolute host path that does not exist>
+    std::os::unix::fs::symlink(&host_target, rootfs.join("evil")).unwrap();
+    // rootfs/evil2 -> ../../../<host dir that exists>
+    let rel = format!("../../../../../../..{}", host_target_dir.display());
+    std::os::unix::fs::symlink(&rel, rootfs.join("evil2")).unwrap();
+    let o = env.run_with(|c| {
+        c["root"] = json!({"path": rootfs, "readonly": false});
+        set_args(c, &["sh", "-c", "echo inside > /evil/f; echo inside > /evil2/g; echo done"]);
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}));
+        m.push(json!({"destination": "/evil2", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}));
+    });
+    // Either the mounts were resolved inside the rootfs, or the create was
+    // refused; the host must be untouched in both cases.
+    assert!(
+        !host_target.exists(),
+        "mount created {} on the host:\n{o}",
+        host_target.display()
+    );
+    assert_eq!(
+        std::fs::read_dir(&host_target_dir).unwrap().count(),
+        0,
+        "something was written into {} on the host:\n{o}",
+        host_target_dir.display()
+    );
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(env.dir.to_str().unwrap()),
+        "a mount landed on the host under {}:\n{mountinfo}",
+        env.dir.display()
+    );
+    if o.code == 0 {
+        assert_eq!(o.out(), "done");
+    } else {
+        assert_eq!(o.code, 1, "{o}");
+    }
+    env.finish();
+}
+
+#[test]
+fn hostname_and_namespaces() {
+    let env = Env::new("ns");
+    let o = env.run_args(&[
+        "sh",
+        "-c",
+        "hostname; echo $$; ls /sys/class/net | tr '\\n' ' '",
+    ]);
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0], "cellos");
+    assert_eq!(lines[1], "1", "not pid 1 in its own pid namespace");
+    assert_eq!(lines[2].trim(), "lo", "new network namespace has only lo");
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let (id, _) = env.sleeper();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    for ns in ["net", "pid", "mnt", "uts", "ipc", "cgroup"] {
+        let inside = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(inside, host, "{ns} namespace is shared with the host");
+    }
+    let _ = host_ns;
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    env.finish();
+}
