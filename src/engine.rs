@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result, chain_message};
 use crate::executor::CellosExecutor;
+use crate::mounts::Staging;
 use crate::{ids, pidfile, trace};
 use libcgroups::common::{CgroupConfig, CgroupManager, ControllerOpt, FreezerState};
 use libcontainer::container::builder::ContainerBuilder;
@@ -60,6 +61,13 @@ pub struct ExecOptions {
     pub sub_cgroup: Option<String>,
 }
 
+/// A bundle ready for libcontainer.
+struct Prepared {
+    engine_bundle: PathBuf,
+    origin: Origin,
+    staging: Staging,
+}
+
 /// What we remember beside libcontainer's state: the bundle as the caller
 /// named it and the resolved rootfs, both shown by `state`.
 #[derive(Debug, Serialize, Deserialize, Default)]
@@ -75,9 +83,52 @@ fn engine_err(op: &'static str, id: &str, e: LibcontainerError) -> Error {
         e => Error::Engine {
             op,
             id: id.to_string(),
-            msg: chain_message(&e),
+            msg: tidy(&chain_message(&e)),
         },
     }
+}
+
+/// libcontainer reports a missing cwd only as "failed to unix syscall";
+/// name it instead. A cwd below a mount destination may appear later.
+fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
+    let Some(cwd) = spec.process().as_ref().map(|p| p.cwd().clone()) else {
+        return Ok(());
+    };
+    if !cwd.is_absolute() {
+        return Err(Error::Other(format!(
+            "{}: process.cwd {:?} must be an absolute path",
+            config.display(),
+            cwd
+        )));
+    }
+    let under_mount = spec
+        .mounts()
+        .as_ref()
+        .is_some_and(|ms| ms.iter().any(|m| cwd.starts_with(m.destination())));
+    if under_mount {
+        return Ok(());
+    }
+    match crate::paths::resolve_in_root(rootfs, &cwd) {
+        Ok(p) if rootfs.join(p.strip_prefix("/").unwrap_or(&p)).is_dir() => Ok(()),
+        _ => Err(Error::Other(format!(
+            "chdir to cwd {:?} set in config.json failed: no such directory in the rootfs",
+            cwd
+        ))),
+    }
+}
+
+/// libcontainer wraps the init's own error in several layers of the same
+/// words; keep the part that says what went wrong.
+fn tidy(msg: &str) -> String {
+    let mut m = msg.to_string();
+    for noise in [
+        "failed to create container: ",
+        "exec process failed with error ",
+        "error in executing process : ",
+    ] {
+        m = m.replace(noise, "");
+    }
+    m
 }
 
 impl Runtime {
@@ -105,8 +156,10 @@ impl Runtime {
     }
 
     /// Load the bundle's config ourselves, so that bad input gets a clear
-    /// line, then hand libcontainer a copy with our defaults filled in.
-    fn prepare_bundle(&self, opts: &CreateOptions) -> Result<(PathBuf, Origin)> {
+    /// line. When libcontainer needs it changed (our defaults, mount options
+    /// it lacks), it gets a patched copy; otherwise the caller's own bundle,
+    /// so that hooks and `state` see exactly that.
+    fn prepare_bundle(&self, opts: &CreateOptions) -> Result<Prepared> {
         let bundle = opts
             .bundle
             .canonicalize()
@@ -145,9 +198,8 @@ impl Runtime {
                 config.display()
             )));
         }
-        let mut root = root.clone();
-        root.set_path(rootfs.clone());
-        spec.set_root(Some(root));
+        check_cwd(&spec, &rootfs, &config)?;
+        let mut patched = false;
         // libcontainer loads seccomp late (after dropping capabilities, where
         // the kernel needs no_new_privs) whenever the field is present, even
         // as `false`; absent means the same and loads it while still privileged.
@@ -155,31 +207,50 @@ impl Runtime {
             && p.no_new_privileges() == Some(false)
         {
             p.set_no_new_privileges(None);
+            patched = true;
         }
-        if let Some(linux) = spec.linux_mut() {
-            if linux.cgroups_path().is_none() {
-                // libcontainer would name it ":youki:<id>". A flat name, so that
-                // delete leaves no shared parent behind.
-                linux.set_cgroups_path(Some(PathBuf::from(format!("/cellos-{}", opts.id))));
-            }
-        } else {
+        let Some(linux) = spec.linux_mut() else {
             return Err(Error::Other(format!(
                 "{}: linux is missing",
                 config.display()
             )));
+        };
+        if linux.cgroups_path().is_none() {
+            // libcontainer would name it ":youki:<id>". A flat name, so that
+            // delete leaves no shared parent behind.
+            linux.set_cgroups_path(Some(PathBuf::from(format!("/cellos-{}", opts.id))));
+            patched = true;
         }
         let dir = self.engine_bundle(&opts.id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let out = dir.join("config.json");
-        let write = || -> std::io::Result<()> {
-            std::fs::write(&out, serde_json::to_vec(&spec)?)?;
-            let origin = Origin { bundle, rootfs };
-            std::fs::write(dir.join("origin.json"), serde_json::to_vec(&origin)?)?;
-            Ok(())
+        let mut staging = Staging::default();
+        patched |= crate::mounts::prepare_tmpcopyup(&mut spec, &rootfs, &dir, &mut staging)?;
+        let origin = Origin {
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
         };
-        write().map_err(|e| Error::io(&out, e))?;
-        let origin = self.read_origin(&opts.id);
-        Ok((dir, origin))
+        let write = |path: &Path, bytes: Vec<u8>| {
+            std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+        };
+        write(
+            &dir.join("origin.json"),
+            serde_json::to_vec(&origin).unwrap_or_default(),
+        )?;
+        let engine_bundle = if patched {
+            let mut root = spec.root().clone().unwrap_or_default();
+            root.set_path(rootfs);
+            spec.set_root(Some(root));
+            let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
+            write(&dir.join("config.json"), bytes)?;
+            dir
+        } else {
+            bundle
+        };
+        Ok(Prepared {
+            engine_bundle,
+            origin,
+            staging,
+        })
     }
 
     fn read_origin(&self, id: &str) -> Origin {
@@ -207,7 +278,11 @@ impl Runtime {
                 "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop --systemd-cgroup)".into(),
             ));
         }
-        let (engine_bundle, origin) = self.prepare_bundle(opts).inspect_err(|_| {
+        let Prepared {
+            engine_bundle,
+            origin,
+            mut staging,
+        } = self.prepare_bundle(opts).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
         })?;
         trace::mark("config-load");
@@ -221,17 +296,19 @@ impl Runtime {
             .with_no_pivot(opts.no_pivot)
             .build();
         trace::mark("create");
+        // The container holds its own reference to staged mounts now (or failed).
+        staging.release();
         let inner = match built {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&engine_bundle);
+                let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
                 return Err(engine_err("create", &opts.id, e));
             }
         };
         let container = Container {
             inner,
             origin,
-            engine_bundle,
+            engine_bundle: self.engine_bundle(&opts.id),
         };
         if let Some(p) = &opts.pid_file {
             let pid = container.pid().unwrap_or(0);
@@ -604,8 +681,14 @@ pub fn signal_of(sig: i32) -> Option<Signal> {
 }
 
 impl Container {
-    /// The config.json libcontainer runs this container from (our patched copy).
+    /// Our private directory for this container (never the caller's bundle).
+    pub fn scratch_dir(&self) -> &Path {
+        &self.engine_bundle
+    }
+
+    /// The config.json libcontainer runs this container from (the caller's,
+    /// or our patched copy of it).
     pub fn engine_config_path(&self) -> PathBuf {
-        self.engine_bundle.join("config.json")
+        self.inner.bundle().join("config.json")
     }
 }

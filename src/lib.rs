@@ -11,6 +11,8 @@ pub mod error;
 pub mod executor;
 pub mod ids;
 pub mod logging;
+pub mod mounts;
+pub mod paths;
 
 pub mod pidfile;
 pub mod seal;

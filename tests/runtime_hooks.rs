@@ -84,14 +84,19 @@ fn hooks_run_with_state() {
 
 /// runtime-spec: the state's `bundle` is "the absolute path to the
 /// container's bundle directory", so that hooks find config.json and the
-/// rootfs there. It must be the bundle the engine passed, not a copy
-/// private to the runtime.
+/// rootfs there. With a config as engines write it (cgroupsPath set), it is
+/// the bundle the engine passed, not a copy private to the runtime.
 #[test]
 fn hooks_see_the_callers_bundle() {
     let env = Env::new("hookbundle");
     let out = env.subdir("hook-out");
     let bundle = hooked_bundle(&env, &out);
     let id = env.id();
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["cgroupsPath"] = Value::String(format!("/cellos-{id}"));
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     env.create(&bundle, &id, &[]).ok();
     env.start(&id).ok();
     env.rt(&["delete", "--force", &id]).ok();

@@ -259,41 +259,53 @@ fn runtime_binary_is_sealed() {
     let id = env.id();
     env.create(&bundle, &id, &[]).ok();
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    // Before start the init is still a fork of the runtime: it must run a
-    // sealed image (a write-sealed memfd, or a file on a private read-only
-    // overlay), never the host binary itself.
+    // Before start the init is still a fork of the runtime. This is the
+    // CVE-2019-5736 attack: keep an O_PATH handle on its /proc/<pid>/exe,
+    // wait until nothing executes the image any more, then reopen it for
+    // writing. A sealed image (read-only bind or write-sealed memfd) refuses.
     let exe_link = format!("/proc/{pid}/exe");
-    let exe = std::fs::read_link(&exe_link).unwrap();
-    let exe = exe.to_string_lossy().into_owned();
     let host_bin = Path::new(BIN).canonicalize().unwrap();
-    assert_ne!(Path::new(&exe), host_bin, "init runs the host binary");
-    use std::os::unix::fs::MetadataExt;
-    let (a, b) = (
-        std::fs::metadata(&exe_link).unwrap(),
-        std::fs::metadata(&host_bin).unwrap(),
-    );
+    let before = std::fs::read(&host_bin).unwrap();
+    let c_link = std::ffi::CString::new(exe_link.clone()).unwrap();
+    // SAFETY: open(2) with O_PATH on a NUL-terminated path; fd closed below.
+    let handle = unsafe { libc::open(c_link.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    assert!(handle >= 0, "open {exe_link} O_PATH");
+    env.rt(&["delete", "--force", &id]).ok();
+    let reopen_path = format!("/proc/self/fd/{handle}");
+    let reopen = std::ffi::CString::new(reopen_path.clone()).unwrap();
+    let w = unsafe { libc::open(reopen.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    let err = std::io::Error::last_os_error();
+    if w >= 0 {
+        unsafe { libc::close(w) };
+        panic!("the init's exe could be reopened for writing after the init exited");
+    }
+    // ETXTBSY only means another runtime invocation runs the same image
+    // right now (parallel tests); what protects the binary is that the image
+    // sits on a read-only mount or is write-sealed.
     assert!(
-        (a.dev(), a.ino()) != (b.dev(), b.ino()),
-        "init exe {exe} is the host binary's inode"
+        matches!(
+            err.raw_os_error(),
+            Some(libc::EROFS) | Some(libc::EPERM) | Some(libc::ETXTBSY)
+        ),
+        "expected EROFS or EPERM, got {err}"
     );
-    let f = std::fs::File::open(&exe_link).unwrap();
-    // SAFETY: fcntl/fstatfs on an fd we own.
+    let f = std::fs::File::open(&reopen_path).unwrap();
+    let ro = nix::sys::statvfs::fstatvfs(&f)
+        .unwrap()
+        .flags()
+        .contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    // SAFETY: F_GET_SEALS on an fd we own.
     let seals = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::F_GET_SEALS) };
-    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-    unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut sfs) };
-    let write_sealed = seals >= 0 && seals & libc::F_SEAL_WRITE != 0;
-    let overlay = sfs.f_type as i64 == 0x794c_7630;
+    let sealed = seals >= 0 && seals & libc::F_SEAL_WRITE != 0;
     assert!(
-        exe.contains("memfd:") && write_sealed || overlay,
-        "init exe {exe} is neither a write-sealed memfd nor on overlayfs"
+        ro || sealed,
+        "the init's image is neither on a read-only mount nor write-sealed"
     );
-    env.start(&id).ok();
-    let o = env.exec(&id, &["readlink", "/proc/1/exe"]);
-    o.ok();
-    assert_eq!(o.out(), "/bin/busybox");
-    // An exec'd process, before it runs its program, is not the host binary either.
-    let o = env.exec(&id, &["sh", "-c", "readlink /proc/$$/exe"]);
-    assert_eq!(o.out(), "/bin/busybox");
+    assert_eq!(
+        std::fs::read(&host_bin).unwrap(),
+        before,
+        "host binary changed"
+    );
     env.finish();
 }
 

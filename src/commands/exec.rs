@@ -184,7 +184,9 @@ pub fn run(g: &Global, args: Exec) -> Status {
     let container = rt.load(&args.container_id)?;
     let base = container.engine_config_path();
     let process = process_json(&args, &base)?;
-    let proc_file = base.with_file_name(format!("exec-{}.json", std::process::id()));
+    let proc_file = container
+        .scratch_dir()
+        .join(format!("exec-{}.json", std::process::id()));
     std::fs::write(&proc_file, serde_json::to_vec(&process)?)
         .with_context(|| format!("write {}", proc_file.display()))?;
     let opts = ExecOptions {
