@@ -14,7 +14,7 @@
 //! Only commands that put processes into a container pay for this.
 
 use crate::error::{Error, Result};
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -23,9 +23,6 @@ const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 /// Newer kernels warn when a memfd is created without saying whether it may be executed.
 const MFD_EXEC: libc::c_uint = 0x0010;
-/// Set only across our own re-exec; removed again at once so that nothing
-/// we start (hooks, the container) inherits it.
-const SEALED_ENV: &str = "_CELLOS_SEALED_EXE";
 
 /// How the running image is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,23 +43,22 @@ fn exe_is_on_readonly_mount(exe: &File) -> bool {
         .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Whether the running image is already sealed, and how.
+/// Whether the running image is already sealed, and how. An image on a
+/// read-only mount counts: a write through /proc/<pid>/exe fails with EROFS
+/// and nobody inside a container can remount it. That covers our own
+/// re-exec and also a binary installed on a read-only filesystem, which then
+/// pays nothing at all.
 pub fn sealed() -> Option<Sealed> {
-    let marker = std::env::var_os(SEALED_ENV);
     let exe = File::open("/proc/self/exe").ok()?;
     if exe_is_sealed_memfd(&exe) {
         return Some(Sealed::Memfd);
     }
-    (marker.as_deref() == Some(OsStr::new("robind")) && exe_is_on_readonly_mount(&exe))
-        .then_some(Sealed::ReadOnlyBind)
+    exe_is_on_readonly_mount(&exe).then_some(Sealed::ReadOnlyBind)
 }
 
 /// Re-exec from a sealed image unless already sealed. Returns only when sealed.
 pub fn ensure_sealed() -> Result<()> {
-    let already = sealed();
-    // SAFETY: single-threaded at this point (called first thing by the commands that seal).
-    unsafe { std::env::remove_var(SEALED_ENV) };
-    if already.is_some() {
+    if sealed().is_some() {
         return Ok(());
     }
     let (fd, how) = match readonly_bind_image() {
@@ -77,7 +73,7 @@ pub fn ensure_sealed() -> Result<()> {
     let argv: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
         .collect();
-    let mut envp: Vec<CString> = std::env::vars_os()
+    let envp: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k.into_encoded_bytes();
             kv.push(b'=');
@@ -85,7 +81,6 @@ pub fn ensure_sealed() -> Result<()> {
             CString::new(kv).unwrap_or_default()
         })
         .collect();
-    envp.push(CString::new(format!("{SEALED_ENV}={how}")).expect("no NUL"));
     // SAFETY: execveat with AT_EMPTY_PATH on an fd we own, NUL-terminated arrays.
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
