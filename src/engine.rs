@@ -155,6 +155,12 @@ impl Runtime {
         self.root.join(BUNDLES_DIR).join(id)
     }
 
+    /// Our private directory for container `id` (created on demand; removed
+    /// by delete or a failed create).
+    pub fn scratch_dir(&self, id: &str) -> PathBuf {
+        self.engine_bundle(id)
+    }
+
     /// Load the bundle's config ourselves, so that bad input gets a clear
     /// line. When libcontainer needs it changed (our defaults, mount options
     /// it lacks), it gets a patched copy; otherwise the caller's own bundle,

@@ -5,6 +5,7 @@
 
 pub mod cell;
 pub mod commands;
+pub mod console;
 
 pub mod engine;
 pub mod error;

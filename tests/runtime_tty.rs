@@ -204,3 +204,51 @@ fn exec_tty_detached() {
     assert_eq!(env.status(&id), "running");
     env.finish();
 }
+
+/// `script` gives the runtime a real terminal on stdin/stdout, as a user's shell would.
+fn in_terminal(env: &Env, runtime_args: &str) -> Out {
+    let cmd = format!(
+        "stty cols 91 rows 17; {BIN} --root {} {runtime_args}",
+        env.root.display()
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null());
+    run_piped(c, None, Duration::from_secs(20))
+}
+
+/// A foreground `run` of a terminal process without --console-socket: the
+/// process gets a pty of its own, joined to the caller's terminal (like
+/// `runc run` from a shell), with the caller's window size.
+#[test]
+fn foreground_run_gets_a_terminal() {
+    let env = Env::new("fgtty");
+    let bundle = env.bundle(|c| {
+        set_args(c, &["sh", "-c", "tty; stty size; exit 6"]);
+        c["process"]["terminal"] = json!(true);
+    });
+    let id = env.id();
+    let o = in_terminal(&env, &format!("run --bundle {} {id}", bundle.display()));
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(o.stdout.contains("/dev/pts/0"), "no pty: {:?}", o.stdout);
+    assert!(
+        o.stdout.contains("17 91"),
+        "window size not passed: {:?}",
+        o.stdout
+    );
+    env.assert_gone(&id);
+    env.finish();
+}
+
+/// `exec --tty` in the foreground, without --console-socket, likewise.
+#[test]
+fn foreground_exec_tty_gets_a_terminal() {
+    let env = Env::new("fgexectty");
+    let (id, _bundle) = env.sleeper();
+    let o = in_terminal(&env, &format!("exec --tty {id} sh -c 'tty; exit 4'"));
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(o.stdout.contains("/dev/pts/"), "no pty: {:?}", o.stdout);
+    let o = env.exec(&id, &["sh", "-c", "tty; true"]);
+    assert!(o.stdout.contains("not a tty"), "{o:?}");
+    env.finish();
+}

@@ -1,4 +1,5 @@
 use super::{Global, Status, foreground};
+use crate::console::{ConsoleSocket, Proxy};
 use crate::engine::ExecOptions;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -189,12 +190,22 @@ pub fn run(g: &Global, args: Exec) -> Status {
         .join(format!("exec-{}.json", std::process::id()));
     std::fs::write(&proc_file, serde_json::to_vec(&process)?)
         .with_context(|| format!("write {}", proc_file.display()))?;
+    // A foreground terminal process gets a pty joined to our own stdio.
+    let console = if !args.detach && args.console_socket.is_none() && process["terminal"] == true {
+        Some(ConsoleSocket::bind(container.scratch_dir())?)
+    } else {
+        None
+    };
     let opts = ExecOptions {
         process: Some(proc_file.clone()),
         pid_file: args.pid_file.clone(),
-        console_socket: args.console_socket.clone(),
+        console_socket: console
+            .as_ref()
+            .map(|c| c.path().to_path_buf())
+            .or_else(|| args.console_socket.clone()),
         preserve_fds: args.preserve_fds,
-        detach: args.detach,
+        // libcontainer only takes a console socket when detached.
+        detach: args.detach || console.is_some(),
         ignore_paused: args.ignore_paused,
         sub_cgroup: args.cgroup.clone(),
         ..Default::default()
@@ -203,10 +214,18 @@ pub fn run(g: &Global, args: Exec) -> Status {
     let res = rt.exec(&args.container_id, &opts);
     let _ = std::fs::remove_file(&proc_file);
     let pid = res?;
-    match mask {
-        None => Ok(0),
-        Some(mask) => Ok(foreground::wait_forwarding(pid.as_raw(), mask)),
+    let proxy = console
+        .map(ConsoleSocket::receive)
+        .transpose()?
+        .map(Proxy::start);
+    let status = match mask {
+        None => 0,
+        Some(mask) => foreground::wait_forwarding(pid.as_raw(), mask),
+    };
+    if let Some(p) = proxy {
+        p.finish();
     }
+    Ok(status)
 }
 
 #[cfg(test)]

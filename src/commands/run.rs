@@ -1,6 +1,15 @@
 use super::create::CreateArgs;
 use super::{Global, Status, foreground};
-use std::path::PathBuf;
+use crate::console::{ConsoleSocket, Proxy};
+use std::path::{Path, PathBuf};
+
+/// Whether the bundle's process asks for a terminal (errors surface in create).
+fn wants_terminal(bundle: &Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["process"]["terminal"] == true)
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Run {
@@ -40,13 +49,34 @@ pub fn run(g: &Global, args: Run) -> Status {
         );
     }
     let mask = foreground::block();
-    let mut c = rt.create(&args.opts.options(&id, false))?;
+    let mut opts = args.opts.options(&id, false);
+    // A terminal process gets a pty that we join to our own stdio.
+    let console = if wants_terminal(&args.opts.bundle) {
+        crate::ids::validate(&id)?;
+        let sock = ConsoleSocket::bind(&rt.scratch_dir(&id))?;
+        opts.console_socket = Some(sock.path().to_path_buf());
+        opts.detach = true; // libcontainer only allows a console socket when detached
+        Some(sock)
+    } else {
+        None
+    };
+    let mut c = rt.create(&opts)?;
     let pid = c.pid().unwrap_or(0);
+    let proxy = match console.map(ConsoleSocket::receive).transpose() {
+        Ok(master) => master.map(Proxy::start),
+        Err(e) => {
+            let _ = c.delete(true);
+            return Err(e.into());
+        }
+    };
     if let Err(e) = c.start() {
         let _ = c.delete(true);
         return Err(e.into());
     }
     let status = foreground::wait_forwarding(pid, mask);
+    if let Some(p) = proxy {
+        p.finish();
+    }
     if !args.keep
         && let Ok(mut c) = rt.load(&id)
         && let Err(e) = c.delete(true)
