@@ -2,6 +2,12 @@
 //! object per line with lowercase `level`, `msg` and an RFC 3339 `time`
 //! (containerd shows the last `error` line to the user). Text format follows
 //! logrus: `time="…" level=error msg="…"`.
+//!
+//! libcontainer sets a container up in forked children and hands the parent
+//! only the outermost line of a failure ("failed to prepare rootfs"); the
+//! cause is logged in the child. The first error a child logs is kept in a
+//! small shared page, and `report_error` appends it, so that the user sees
+//! which mount or path failed (containerd and podman show only our last line).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -28,9 +34,142 @@ pub struct LogConfig {
 struct Sink {
     file: Option<Mutex<File>>,
     format: LogFormat,
+    /// Without a file, events go to stderr only with `--debug`.
+    to_stderr: bool,
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// The first error logged by a forked child (libcontainer's intermediate or
+/// init process), readable by the parent: an anonymous MAP_SHARED page,
+/// inherited across fork. Layout: state (u32: 0 empty, 1 being written,
+/// 2 written), length (u32), then the message bytes.
+struct ChildCause {
+    page: *mut u8,
+    main_pid: libc::pid_t,
+}
+
+// SAFETY: the page is only touched through the atomic state word and the
+// single writer that wins it; it lives as long as the process.
+unsafe impl Send for ChildCause {}
+unsafe impl Sync for ChildCause {}
+
+const CAUSE_PAGE: usize = 4096;
+const CAUSE_HEADER: usize = 8;
+
+static CHILD_CAUSE: OnceLock<Option<ChildCause>> = OnceLock::new();
+
+impl ChildCause {
+    fn new() -> Option<Self> {
+        // SAFETY: a fresh anonymous mapping, checked against MAP_FAILED.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CAUSE_PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return None;
+        }
+        Some(Self {
+            page: page.cast(),
+            // SAFETY: getpid cannot fail.
+            main_pid: unsafe { libc::getpid() },
+        })
+    }
+
+    fn state(&self) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: the page is page-aligned and at least 4 bytes long.
+        unsafe { &*(self.page as *const std::sync::atomic::AtomicU32) }
+    }
+
+    /// Keep `msg` if this is a child and nothing was kept before.
+    fn record(&self, msg: &str) {
+        use std::sync::atomic::Ordering;
+        // SAFETY: getpid cannot fail.
+        if unsafe { libc::getpid() } == self.main_pid || msg.is_empty() {
+            return;
+        }
+        if self
+            .state()
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let mut n = msg.len().min(CAUSE_PAGE - CAUSE_HEADER);
+        while !msg.is_char_boundary(n) {
+            n -= 1;
+        }
+        // SAFETY: we own the page for writing (state 1); n fits after the header.
+        unsafe {
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), self.page.add(CAUSE_HEADER), n);
+            (self.page.add(4) as *mut u32).write(n as u32);
+        }
+        self.state().store(2, Ordering::Release);
+    }
+
+    fn get(&self) -> Option<String> {
+        use std::sync::atomic::Ordering;
+        if self.state().load(Ordering::Acquire) != 2 {
+            return None;
+        }
+        // SAFETY: state 2 means the length and bytes were written and stay put.
+        let bytes = unsafe {
+            let n = (self.page.add(4) as *const u32).read() as usize;
+            std::slice::from_raw_parts(
+                self.page.add(CAUSE_HEADER),
+                n.min(CAUSE_PAGE - CAUSE_HEADER),
+            )
+        };
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+fn child_cause() -> Option<&'static ChildCause> {
+    CHILD_CAUSE.get_or_init(ChildCause::new).as_ref()
+}
+
+/// libcontainer names a failed mount by its Debug form,
+/// `failed to mount Mount { destination: "/x", typ: …, source: Some("/s"), … }: why`;
+/// say it as runc does: `error mounting "/s" to rootfs at "/x": why`.
+fn tidy_mount_error(cause: &str) -> String {
+    let tidy = || -> Option<String> {
+        let rest = cause.strip_prefix("failed to mount Mount { destination: \"")?;
+        let (dest, rest) = rest.split_once('"')?;
+        let (fields, why) = rest.split_once(" }: ")?;
+        let src = fields
+            .split_once("source: Some(\"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map(|(s, _)| s);
+        Some(match src {
+            Some(src) => format!("error mounting \"{src}\" to rootfs at \"{dest}\": {why}"),
+            None => format!("error mounting to rootfs at \"{dest}\": {why}"),
+        })
+    };
+    tidy().unwrap_or_else(|| cause.to_string())
+}
+
+/// `msg`, with the cause a child logged appended when `msg` does not say it
+/// already (the child's line may wrap what `msg` ends with in more context).
+pub fn with_child_cause(msg: &str) -> String {
+    let Some(cause) = child_cause().and_then(ChildCause::get) else {
+        return msg.to_string();
+    };
+    let cause = tidy_mount_error(&cause);
+    let said = std::iter::once(cause.as_str())
+        .chain(cause.match_indices(": ").map(|(i, _)| &cause[i + 2..]))
+        .any(|tail| !tail.is_empty() && msg.contains(tail));
+    if said {
+        msg.to_string()
+    } else {
+        format!("{msg}: {cause}")
+    }
+}
 
 /// Open the log file and route `tracing` events to it. Without `--log`,
 /// only `--debug` sends events to stderr: `state` must keep stderr empty.
@@ -51,23 +190,24 @@ pub fn init(cfg: &LogConfig) -> std::io::Result<()> {
     let _ = SINK.set(Sink {
         file,
         format: cfg.format,
+        to_stderr,
     });
-    if SINK.get().is_some_and(|s| s.file.is_some()) || to_stderr {
-        let max = if cfg.debug || crate::trace::enabled() {
-            Level::DEBUG
-        } else {
-            Level::WARN
-        };
-        let subscriber = tracing_subscriber::registry().with(LineLayer { max });
-        let _ = tracing::subscriber::set_global_default(subscriber);
-    }
+    // Before any fork, so that children share the page.
+    let _ = child_cause();
+    let max = if cfg.debug || crate::trace::enabled() {
+        Level::DEBUG
+    } else {
+        Level::WARN
+    };
+    let subscriber = tracing_subscriber::registry().with(LineLayer { max });
+    let _ = tracing::subscriber::set_global_default(subscriber);
     Ok(())
 }
 
 /// Report the error that ends this command: one line on stderr, and one
 /// `error` entry in the log file when there is one.
 pub fn report_error(msg: &str) {
-    let line = msg.replace('\n', " ");
+    let line = with_child_cause(msg).replace('\n', " ");
     if let Some(sink) = SINK.get().filter(|s| s.file.is_some()) {
         sink.write("error", &line);
     }
@@ -114,6 +254,14 @@ impl<S: Subscriber> Layer<S> for LineLayer {
         let Some(sink) = SINK.get() else { return };
         let mut v = MsgVisitor::default();
         event.record(&mut v);
+        if *event.metadata().level() == Level::ERROR
+            && let Some(c) = child_cause()
+        {
+            c.record(&v.msg);
+        }
+        if sink.file.is_none() && !sink.to_stderr {
+            return;
+        }
         let level = match *event.metadata().level() {
             Level::ERROR => "error",
             Level::WARN => "warning",
@@ -164,6 +312,50 @@ mod tests {
         assert_eq!(v["msg"], "boom \"x\"");
         assert_eq!(v["time"], "2026-11-28T12:00:00Z");
         assert!(l.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_childs_first_error_is_appended_once() {
+        let c = child_cause().expect("shared page");
+        // SAFETY: fork in a test; the child only records and exits.
+        match unsafe { libc::fork() } {
+            0 => {
+                c.record("stat /no/such: no such file or directory");
+                c.record("a later, vaguer error");
+                unsafe { libc::_exit(0) };
+            }
+            pid => {
+                let mut st = 0;
+                unsafe { libc::waitpid(pid, &mut st, 0) };
+            }
+        }
+        c.record("the parent's own error is not a cause");
+        assert_eq!(
+            with_child_cause("create container \"x\": failed to prepare rootfs"),
+            "create container \"x\": failed to prepare rootfs: stat /no/such: no such file or directory"
+        );
+        assert_eq!(
+            with_child_cause("boom: stat /no/such: no such file or directory"),
+            "boom: stat /no/such: no such file or directory"
+        );
+        assert_eq!(
+            with_child_cause("x: no such file or directory"),
+            "x: no such file or directory"
+        );
+    }
+
+    #[test]
+    fn mount_errors_read_like_runcs() {
+        assert_eq!(
+            tidy_mount_error(
+                "failed to mount Mount { destination: \"/etc/passwd/x\", typ: Some(\"bind\"), \
+                 source: Some(\"/tmp/f\"), options: Some([\"rbind\"]), uid_mappings: None, \
+                 gid_mappings: None }: cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
+            ),
+            "error mounting \"/tmp/f\" to rootfs at \"/etc/passwd/x\": \
+             cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
+        );
+        assert_eq!(tidy_mount_error("something else: x"), "something else: x");
     }
 
     #[test]
