@@ -12,7 +12,7 @@ pub enum Error {
     Exists(String),
     #[error("invalid container id {id:?}: {reason}")]
     InvalidId { id: String, reason: &'static str },
-    #[error("container \"{0}\" not running")]
+    #[error("container not running: \"{0}\"")]
     NotRunning(String),
     #[error("container \"{id}\" is {status}: {what}")]
     WrongState {

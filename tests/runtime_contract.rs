@@ -103,7 +103,7 @@ fn containerd_lifecycle_lines() {
     poll_until("exec'd process to die", Duration::from_secs(5), || {
         (!pid_alive(exec_pid)).then_some(())
     });
-    run(&["kill", &id, "9"]).fails_with(&["not running"]);
+    run(&["kill", &id, "9"]).fails_with(&["container not running"]);
 
     // delete ID, then always delete --force ID.
     run(&["delete", &id]).ok();
