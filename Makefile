@@ -6,6 +6,12 @@ BUSYBOX_ROOTFS := bundle-fixtures/busybox/rootfs
 APT_PACKAGES := busybox-static libseccomp-dev pkg-config runc crun
 DEBUG_BIN := target/debug/cellos-runtime
 RELEASE_BIN := target/release/cellos-runtime
+# What `make bench` needs besides the build (Debian package names).
+BENCH_APT_PACKAGES := runc crun bubblewrap hyperfine time gcc libc6-dev python3 util-linux
+# Knobs passed to bench/run.sh: iterations, concurrent containers, rounds.
+BENCH_ITERS ?= 30
+BENCH_CONC ?= 50
+BENCH_CONC_ROUNDS ?= 3
 
 .PHONY: all deps build release fixtures test unit demo install bench clean lint
 
@@ -56,6 +62,17 @@ demo: build fixtures
 install: release
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cellos-runtime
 	install -D -m 0755 target/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
+
+# Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
+# Prints a table and writes bench/results/latest.json (see bench/README.md).
+bench: deps fixtures
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	$(CARGO) build --release
+	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) bash bench/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -20,6 +20,7 @@ pub mod seal;
 pub mod signals;
 pub mod supervisor;
 pub mod trace;
+pub mod warmup;
 
 /// Version printed by `--version`; engines parse the first line.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -56,6 +56,13 @@ pub fn sealed() -> Option<Sealed> {
     exe_is_on_readonly_mount(&exe).then_some(Sealed::ReadOnlyBind)
 }
 
+/// True in the image we re-executed into (a detached mount shows as "/",
+/// a memfd as "/memfd:…"); false for a binary that was sealed as installed.
+pub fn reexecuted() -> bool {
+    std::fs::read_link("/proc/self/exe")
+        .is_ok_and(|p| p.as_os_str() == "/" || p.to_string_lossy().starts_with("/memfd:"))
+}
+
 /// Re-exec from a sealed image unless already sealed. Returns only when sealed.
 pub fn ensure_sealed() -> Result<()> {
     if sealed().is_some() {

@@ -21,6 +21,7 @@ fn main() {
             std::process::exit(r.code);
         }
     };
+    cellos_runtime::warmup::start();
     // The built-in engine forks into the cell: seal the binary first (CVE-2019-5736).
     if cfg.backend == supervisor::Backend::Stub
         && let Err(e) = cellos_runtime::seal::ensure_sealed()
