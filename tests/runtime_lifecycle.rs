@@ -195,7 +195,8 @@ fn kill_moves_to_stopped() {
     assert_eq!(st["pid"], 0);
     assert!(!pid_alive(pid));
     // Signalling a stopped container says it is not running.
-    env.rt(&["kill", &id, "9"]).fails_with(&["container not running"]);
+    env.rt(&["kill", &id, "9"])
+        .fails_with(&["container not running"]);
     env.rt(&["delete", &id]).ok();
     env.assert_gone(&id);
     env.finish();
