@@ -31,6 +31,54 @@ pub struct LogConfig {
     pub debug: bool,
 }
 
+impl LogConfig {
+    /// `--log`/`--log-format` picked out of an argument list clap refused,
+    /// so that even a usage error reaches the engine's log file.
+    pub fn from_raw_args(args: impl IntoIterator<Item = String>) -> LogConfig {
+        let mut cfg = LogConfig {
+            path: None,
+            format: LogFormat::Text,
+            debug: false,
+        };
+        let args: Vec<String> = args.into_iter().collect();
+        let mut i = 0;
+        while i < args.len() {
+            let (key, inline) = match args[i].split_once('=') {
+                Some((k, v)) => (k, Some(v.to_string())),
+                None => (args[i].as_str(), None),
+            };
+            let value = || inline.clone().or_else(|| args.get(i + 1).cloned());
+            match key {
+                "--log" => cfg.path = value().map(PathBuf::from),
+                "--log-format" if value().as_deref() == Some("json") => {
+                    cfg.format = LogFormat::Json
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        cfg
+    }
+}
+
+/// clap's error without its "error: " prefix, tips and usage block.
+pub fn one_line_usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // "required arguments were not provided:" lists them on the lines below.
+    let rest: Vec<&str> = lines
+        .take_while(|l| {
+            !l.starts_with("Usage:") && !l.starts_with("tip:") && !l.starts_with("For more")
+        })
+        .collect();
+    for l in rest {
+        msg.push(' ');
+        msg.push_str(l);
+    }
+    format!("{msg} (see --help)")
+}
+
 struct Sink {
     file: Option<Mutex<File>>,
     format: LogFormat,
@@ -298,6 +346,29 @@ impl Visit for MsgVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_fit_one_line() {
+        let e = "error: unexpected argument '--bogus' found\n\n  tip: x\n\nUsage: y\n";
+        assert_eq!(
+            one_line_usage_error(e),
+            "unexpected argument '--bogus' found (see --help)"
+        );
+        let e = "error: invalid value 'yaml' for '--log-format <LOG_FORMAT>'\n  [possible values: text, json]\n";
+        assert_eq!(
+            one_line_usage_error(e),
+            "invalid value 'yaml' for '--log-format <LOG_FORMAT>' [possible values: text, json] (see --help)"
+        );
+        let e = "error: the following required arguments were not provided:\n  <CONTAINER_ID>\n\nUsage: z\n";
+        assert_eq!(
+            one_line_usage_error(e),
+            "the following required arguments were not provided: <CONTAINER_ID> (see --help)"
+        );
+        let args = ["rt", "--log=/x.json", "--log-format", "json", "create"].map(String::from);
+        let cfg = LogConfig::from_raw_args(args);
+        assert_eq!(cfg.path, Some(PathBuf::from("/x.json")));
+        assert_eq!(cfg.format, LogFormat::Json);
+    }
 
     #[test]
     fn json_line_is_runc_shaped() {

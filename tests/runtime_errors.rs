@@ -358,3 +358,29 @@ fn text_log_format() {
     assert!(last.contains("does not exist"), "{last}");
     env.finish();
 }
+
+/// A flag or value the CLI does not know is one line and exit 1 like any
+/// other error (not clap's usage block), and reaches the JSON log.
+#[test]
+fn usage_errors_are_one_line() {
+    let env = Env::new("usage");
+    env.rt(&["create", "--bogus", "x"])
+        .fails_with(&["unexpected argument '--bogus'"]);
+    env.rt(&["--log-format=yaml", "state", "x"])
+        .fails_with(&["invalid value 'yaml'", "text, json"]);
+    env.rt(&["kill"]).fails_with(&["<CONTAINER_ID>"]);
+    let log = env.subdir("log").join("log.json");
+    env.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "pause",
+    ])
+    .fails_with(&["not provided"]);
+    let last = read_lossy(&log);
+    let v: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("<CONTAINER_ID>"), "{v}");
+    env.finish();
+}

@@ -80,12 +80,17 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind::*;
-            let code = match e.kind() {
-                DisplayHelp | DisplayVersion => 0,
-                _ => 1,
-            };
-            let _ = e.print();
-            std::process::exit(code);
+            if matches!(
+                e.kind(),
+                DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            // One line, like every other error, and in the log when one was asked for.
+            let _ = logging::init(&logging::LogConfig::from_raw_args(std::env::args()));
+            logging::report_error(&logging::one_line_usage_error(&e.to_string()));
+            std::process::exit(1);
         }
     };
     if cli.version {
