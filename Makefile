@@ -4,6 +4,9 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 BUSYBOX_ROOTFS := bundle-fixtures/busybox/rootfs
 APT_PACKAGES := busybox-static libseccomp-dev pkg-config runc crun
+# What the end-to-end suite (tests/e2e) drives: the engines and their helpers.
+TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4netns uidmap \
+	bubblewrap jq procps bsdutils python3 python3-grpcio
 DEBUG_BIN := target/debug/cellos-runtime
 RELEASE_BIN := target/release/cellos-runtime
 # What `make bench` needs besides the build (Debian package names).
@@ -13,7 +16,7 @@ BENCH_ITERS ?= 30
 BENCH_CONC ?= 50
 BENCH_CONC_ROUNDS ?= 3
 
-.PHONY: all deps build release fixtures test unit demo install bench clean lint
+.PHONY: all deps test-deps build release fixtures test unit demo install bench clean lint
 
 all: build
 
@@ -25,6 +28,14 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup)"; exit 1; }
+
+# The engines for the end-to-end suite (root only; no-op when present).
+test-deps:
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 build: deps
 	$(CARGO) build --bins
@@ -50,7 +61,7 @@ unit: build
 	$(CARGO) test --lib --bins
 
 # Every test: unit tests and real containers (needs root).
-test: build fixtures
+test: build fixtures test-deps
 	$(CARGO) test -- --test-threads=4
 
 demo: build fixtures
