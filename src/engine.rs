@@ -2,18 +2,18 @@
 //! container engine goes through `Runtime` and `Container` here, so the rest
 //! of the code speaks our types and our error strings.
 
+use crate::bundle::{self, Origin, Prepared};
 use crate::error::{Error, Result, chain_message};
 use crate::executor::CellosExecutor;
-use crate::mounts::Staging;
 use crate::{ids, pidfile, trace};
 use libcgroups::common::{CgroupConfig, CgroupManager, ControllerOpt, FreezerState};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::{Container as LcContainer, ContainerStatus};
 use libcontainer::error::LibcontainerError;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -61,21 +61,6 @@ pub struct ExecOptions {
     pub sub_cgroup: Option<String>,
 }
 
-/// A bundle ready for libcontainer.
-struct Prepared {
-    engine_bundle: PathBuf,
-    origin: Origin,
-    staging: Staging,
-}
-
-/// What we remember beside libcontainer's state: the bundle as the caller
-/// named it and the resolved rootfs, both shown by `state`.
-#[derive(Debug, Serialize, Deserialize, Default)]
-struct Origin {
-    bundle: PathBuf,
-    rootfs: PathBuf,
-}
-
 fn engine_err(op: &'static str, id: &str, e: LibcontainerError) -> Error {
     match e {
         LibcontainerError::Exist => Error::Exists(id.to_string()),
@@ -85,35 +70,6 @@ fn engine_err(op: &'static str, id: &str, e: LibcontainerError) -> Error {
             id: id.to_string(),
             msg: tidy(&chain_message(&e)),
         },
-    }
-}
-
-/// libcontainer reports a missing cwd only as "failed to unix syscall";
-/// name it instead. A cwd below a mount destination may appear later.
-fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
-    let Some(cwd) = spec.process().as_ref().map(|p| p.cwd().clone()) else {
-        return Ok(());
-    };
-    if !cwd.is_absolute() {
-        return Err(Error::Other(format!(
-            "{}: process.cwd {:?} must be an absolute path",
-            config.display(),
-            cwd
-        )));
-    }
-    let under_mount = spec
-        .mounts()
-        .as_ref()
-        .is_some_and(|ms| ms.iter().any(|m| cwd.starts_with(m.destination())));
-    if under_mount {
-        return Ok(());
-    }
-    match crate::paths::resolve_in_root(rootfs, &cwd) {
-        Ok(p) if rootfs.join(p.strip_prefix("/").unwrap_or(&p)).is_dir() => Ok(()),
-        _ => Err(Error::Other(format!(
-            "chdir to cwd {:?} set in config.json failed: no such directory in the rootfs",
-            cwd
-        ))),
     }
 }
 
@@ -161,109 +117,8 @@ impl Runtime {
         self.engine_bundle(id)
     }
 
-    /// Load the bundle's config ourselves, so that bad input gets a clear
-    /// line. When libcontainer needs it changed (our defaults, mount options
-    /// it lacks), it gets a patched copy; otherwise the caller's own bundle,
-    /// so that hooks and `state` see exactly that.
-    fn prepare_bundle(&self, opts: &CreateOptions) -> Result<Prepared> {
-        let bundle = opts
-            .bundle
-            .canonicalize()
-            .map_err(|e| Error::io(&opts.bundle, e))?;
-        let config = bundle.join("config.json");
-        let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
-        let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
-            what: "parse",
-            path: config.clone(),
-            msg: e.to_string(),
-        })?;
-        let root = spec
-            .root()
-            .as_ref()
-            .ok_or_else(|| Error::Other(format!("{}: root is missing", config.display())))?;
-        let rootfs_path = if root.path().is_absolute() {
-            root.path().clone()
-        } else {
-            bundle.join(root.path())
-        };
-        let rootfs = rootfs_path.canonicalize().map_err(|e| Error::BadFile {
-            what: "rootfs",
-            path: rootfs_path.clone(),
-            msg: e.to_string(),
-        })?;
-        if !rootfs.is_dir() {
-            return Err(Error::BadFile {
-                what: "rootfs",
-                path: rootfs_path,
-                msg: "not a directory".into(),
-            });
-        }
-        if spec.process().is_none() {
-            return Err(Error::Other(format!(
-                "{}: process is missing",
-                config.display()
-            )));
-        }
-        check_cwd(&spec, &rootfs, &config)?;
-        let mut patched = false;
-        // libcontainer loads seccomp late (after dropping capabilities, where
-        // the kernel needs no_new_privs) whenever the field is present, even
-        // as `false`; absent means the same and loads it while still privileged.
-        if let Some(p) = spec.process_mut()
-            && p.no_new_privileges() == Some(false)
-        {
-            p.set_no_new_privileges(None);
-            patched = true;
-        }
-        let Some(linux) = spec.linux_mut() else {
-            return Err(Error::Other(format!(
-                "{}: linux is missing",
-                config.display()
-            )));
-        };
-        if linux.cgroups_path().is_none() {
-            // libcontainer would name it ":youki:<id>". A flat name, so that
-            // delete leaves no shared parent behind.
-            linux.set_cgroups_path(Some(PathBuf::from(format!("/cellos-{}", opts.id))));
-            patched = true;
-        }
-        let dir = self.engine_bundle(&opts.id);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut staging = Staging::default();
-        patched |= crate::mounts::prepare_tmpcopyup(&mut spec, &rootfs, &dir, &mut staging)?;
-        let origin = Origin {
-            bundle: bundle.clone(),
-            rootfs: rootfs.clone(),
-        };
-        let write = |path: &Path, bytes: Vec<u8>| {
-            std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
-        };
-        write(
-            &dir.join("origin.json"),
-            serde_json::to_vec(&origin).unwrap_or_default(),
-        )?;
-        let engine_bundle = if patched {
-            let mut root = spec.root().clone().unwrap_or_default();
-            root.set_path(rootfs);
-            spec.set_root(Some(root));
-            let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
-            write(&dir.join("config.json"), bytes)?;
-            dir
-        } else {
-            bundle
-        };
-        Ok(Prepared {
-            engine_bundle,
-            origin,
-            staging,
-        })
-    }
-
     fn read_origin(&self, id: &str) -> Origin {
-        std::fs::read(self.engine_bundle(id).join("origin.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        bundle::read_origin(&self.engine_bundle(id))
     }
 
     fn base_builder(&self, id: &str, no_new_keyring: bool) -> Result<ContainerBuilder> {
@@ -288,9 +143,11 @@ impl Runtime {
             engine_bundle,
             origin,
             mut staging,
-        } = self.prepare_bundle(opts).inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
-        })?;
+        } = bundle::prepare(&opts.id, &opts.bundle, &self.engine_bundle(&opts.id)).inspect_err(
+            |_| {
+                let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
+            },
+        )?;
         trace::mark("config-load");
         let built = self
             .base_builder(&opts.id, opts.no_new_keyring)?
@@ -679,11 +536,6 @@ fn raw_kill(pid: i32, sig: i32) -> nix::Result<()> {
         // SAFETY: kill(2) with a validated real-time signal number.
         None => nix::Error::result(unsafe { libc::kill(pid, sig) }).map(drop),
     }
-}
-
-/// Kept for callers that need the nix type.
-pub fn signal_of(sig: i32) -> Option<Signal> {
-    crate::signals::as_standard(sig)
 }
 
 impl Container {

@@ -3,6 +3,7 @@
 //!
 //! The binaries in `src/bin/` only parse arguments; everything else lives here.
 
+pub mod bundle;
 pub mod cell;
 pub mod commands;
 pub mod console;

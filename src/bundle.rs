@@ -1,0 +1,157 @@
+//! Reading a bundle before libcontainer does: bad input gets one clear line
+//! here, and the config is adjusted where libcontainer needs it (our
+//! cgroupsPath default, seccomp with noNewPrivileges false, podman's
+//! tmpcopyup). No libcontainer types: engine.rs stays the only door.
+
+use crate::error::{Error, Result};
+use crate::mounts::Staging;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A bundle ready for libcontainer.
+pub struct Prepared {
+    pub engine_bundle: PathBuf,
+    pub origin: Origin,
+    pub staging: Staging,
+}
+
+/// What we remember beside libcontainer's state: the bundle as the caller
+/// named it and the resolved rootfs, both shown by `state`.
+#[derive(Debug, Serialize, Deserialize, Default)]
+pub struct Origin {
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+/// libcontainer reports a missing cwd only as "failed to unix syscall";
+/// name it instead. A cwd below a mount destination may appear later.
+fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
+    let Some(cwd) = spec.process().as_ref().map(|p| p.cwd().clone()) else {
+        return Ok(());
+    };
+    if !cwd.is_absolute() {
+        return Err(Error::Other(format!(
+            "{}: process.cwd {:?} must be an absolute path",
+            config.display(),
+            cwd
+        )));
+    }
+    let under_mount = spec
+        .mounts()
+        .as_ref()
+        .is_some_and(|ms| ms.iter().any(|m| cwd.starts_with(m.destination())));
+    if under_mount {
+        return Ok(());
+    }
+    match crate::paths::resolve_in_root(rootfs, &cwd) {
+        Ok(p) if rootfs.join(p.strip_prefix("/").unwrap_or(&p)).is_dir() => Ok(()),
+        _ => Err(Error::Other(format!(
+            "chdir to cwd {:?} set in config.json failed: no such directory in the rootfs",
+            cwd
+        ))),
+    }
+}
+
+/// Load the bundle's config ourselves, so that bad input gets a clear
+/// line. When libcontainer needs it changed (our defaults, mount options
+/// it lacks), it gets a patched copy; otherwise the caller's own bundle,
+/// so that hooks and `state` see exactly that.
+pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
+    let bundle = bundle_arg
+        .canonicalize()
+        .map_err(|e| Error::io(bundle_arg, e))?;
+    let config = bundle.join("config.json");
+    let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
+    let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
+        what: "parse",
+        path: config.clone(),
+        msg: e.to_string(),
+    })?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Other(format!("{}: root is missing", config.display())))?;
+    let rootfs_path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let rootfs = rootfs_path.canonicalize().map_err(|e| Error::BadFile {
+        what: "rootfs",
+        path: rootfs_path.clone(),
+        msg: e.to_string(),
+    })?;
+    if !rootfs.is_dir() {
+        return Err(Error::BadFile {
+            what: "rootfs",
+            path: rootfs_path,
+            msg: "not a directory".into(),
+        });
+    }
+    if spec.process().is_none() {
+        return Err(Error::Other(format!(
+            "{}: process is missing",
+            config.display()
+        )));
+    }
+    check_cwd(&spec, &rootfs, &config)?;
+    let mut patched = false;
+    // libcontainer loads seccomp late (after dropping capabilities, where
+    // the kernel needs no_new_privs) whenever the field is present, even
+    // as `false`; absent means the same and loads it while still privileged.
+    if let Some(p) = spec.process_mut()
+        && p.no_new_privileges() == Some(false)
+    {
+        p.set_no_new_privileges(None);
+        patched = true;
+    }
+    let Some(linux) = spec.linux_mut() else {
+        return Err(Error::Other(format!(
+            "{}: linux is missing",
+            config.display()
+        )));
+    };
+    if linux.cgroups_path().is_none() {
+        // libcontainer would name it ":youki:<id>". A flat name, so that
+        // delete leaves no shared parent behind.
+        linux.set_cgroups_path(Some(PathBuf::from(format!("/cellos-{id}"))));
+        patched = true;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut staging = Staging::default();
+    patched |= crate::mounts::prepare_tmpcopyup(&mut spec, &rootfs, dir, &mut staging)?;
+    let origin = Origin {
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+    };
+    let write =
+        |path: &Path, bytes: Vec<u8>| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));
+    write(
+        &dir.join("origin.json"),
+        serde_json::to_vec(&origin).unwrap_or_default(),
+    )?;
+    let engine_bundle = if patched {
+        let mut root = spec.root().clone().unwrap_or_default();
+        root.set_path(rootfs);
+        spec.set_root(Some(root));
+        let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
+        write(&dir.join("config.json"), bytes)?;
+        dir.to_path_buf()
+    } else {
+        bundle
+    };
+    Ok(Prepared {
+        engine_bundle,
+        origin,
+        staging,
+    })
+}
+
+/// What `prepare` remembered in `dir` (empty if nothing).
+pub fn read_origin(dir: &Path) -> Origin {
+    std::fs::read(dir.join("origin.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
