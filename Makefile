@@ -16,26 +16,25 @@ BENCH_ITERS ?= 30
 BENCH_CONC ?= 50
 BENCH_CONC_ROUNDS ?= 3
 
+# Install the Debian packages in $(1) that are missing (root; no-op when all are there).
+apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 .PHONY: all deps test-deps build release fixtures test unit demo install bench clean lint
 
 all: build
 
 # Install what a fresh Debian 12 machine lacks (root only; no-op when present).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_ensure,$(APT_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup)"; exit 1; }
 
 # The engines for the end-to-end suite (root only; no-op when present).
 test-deps:
-	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_ensure,$(TEST_APT_PACKAGES))
 
 build: deps
 	$(CARGO) build --bins
@@ -77,11 +76,7 @@ install: release
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
 # Prints a table and writes bench/results/latest.json (see bench/README.md).
 bench: deps fixtures
-	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_ensure,$(BENCH_APT_PACKAGES))
 	$(CARGO) build --release
 	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) bash bench/run.sh
 

@@ -41,15 +41,12 @@ impl EventSink {
 }
 
 pub fn cloud_event(kind: &str, subject: &str, data: Value) -> Value {
-    let mut id = [0u8; 8];
-    // SAFETY: getrandom fills the buffer we own.
-    unsafe { libc::getrandom(id.as_mut_ptr().cast(), id.len(), 0) };
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut event = json!({
         "specversion": "1.0",
-        "id": id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "id": super::random_hex(8),
         "source": format!("cellos-supervisor://{host}/{}", std::process::id()),
         "type": format!("io.cellos.cell.{kind}"),
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),

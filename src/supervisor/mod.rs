@@ -109,7 +109,7 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     if let Some(prefixes) = &cfg.argv0_allow {
         check_argv0(&cell.argv()[0], prefixes, root)?;
     }
-    let container_id = format!("{}-{}", cell.id(), random_suffix());
+    let container_id = format!("{}-{}", cell.id(), random_hex(4));
     let bundle = cfg.bundles_dir().join(&container_id);
     std::fs::create_dir_all(cfg.bundles_dir()).map_err(|e| {
         Refusal::new(
@@ -220,17 +220,21 @@ fn run_bundle(
     Ok(code)
 }
 
-/// 8 hex digits from the kernel's random pool, so overlapping runs of one
-/// spec get distinct container IDs.
-fn random_suffix() -> String {
-    let mut b = [0u8; 4];
+/// `n` random bytes from the kernel's pool as hex: container ID suffixes (so
+/// overlapping runs of one spec differ) and event ids. Should getrandom
+/// fail, the clock and pid still make them distinct enough.
+pub(crate) fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
     // SAFETY: getrandom fills the buffer we own.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n != 4 {
+    let got = unsafe { libc::getrandom(b.as_mut_ptr().cast(), n, 0) };
+    if got != n as isize {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        b = (t.subsec_nanos() ^ std::process::id()).to_le_bytes();
+        let seed = (t.subsec_nanos() ^ std::process::id()).to_le_bytes();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = seed[i % seed.len()].wrapping_add(i as u8);
+        }
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
