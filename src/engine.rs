@@ -107,18 +107,15 @@ impl Runtime {
         self.root.join(id)
     }
 
-    fn engine_bundle(&self, id: &str) -> PathBuf {
+    /// Our private directory for container `id` (created on demand; removed
+    /// by delete or a failed create): the patched config, origin.json, exec
+    /// process files, console sockets, tmpcopyup staging.
+    pub fn scratch_dir(&self, id: &str) -> PathBuf {
         self.root.join(BUNDLES_DIR).join(id)
     }
 
-    /// Our private directory for container `id` (created on demand; removed
-    /// by delete or a failed create).
-    pub fn scratch_dir(&self, id: &str) -> PathBuf {
-        self.engine_bundle(id)
-    }
-
     fn read_origin(&self, id: &str) -> Origin {
-        bundle::read_origin(&self.engine_bundle(id))
+        bundle::read_origin(&self.scratch_dir(id))
     }
 
     fn base_builder(&self, id: &str, no_new_keyring: bool) -> Result<ContainerBuilder> {
@@ -143,9 +140,9 @@ impl Runtime {
             engine_bundle,
             origin,
             mut staging,
-        } = bundle::prepare(&opts.id, &opts.bundle, &self.engine_bundle(&opts.id)).inspect_err(
+        } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id)).inspect_err(
             |_| {
-                let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
+                let _ = std::fs::remove_dir_all(self.scratch_dir(&opts.id));
             },
         )?;
         trace::mark("config-load");
@@ -164,14 +161,14 @@ impl Runtime {
         let inner = match built {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(self.engine_bundle(&opts.id));
+                let _ = std::fs::remove_dir_all(self.scratch_dir(&opts.id));
                 return Err(engine_err("create", &opts.id, e));
             }
         };
         let container = Container {
             inner,
             origin,
-            engine_bundle: self.engine_bundle(&opts.id),
+            engine_bundle: self.scratch_dir(&opts.id),
         };
         if let Some(p) = &opts.pid_file {
             let pid = container.pid().unwrap_or(0);
@@ -197,7 +194,7 @@ impl Runtime {
         Ok(Container {
             inner,
             origin: self.read_origin(id),
-            engine_bundle: self.engine_bundle(id),
+            engine_bundle: self.scratch_dir(id),
         })
     }
 
