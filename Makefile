@@ -3,12 +3,13 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 CARGO ?= cargo
 BUSYBOX_ROOTFS := bundle-fixtures/busybox/rootfs
-APT_PACKAGES := busybox-static libseccomp-dev pkg-config runc crun
+APT_PACKAGES := busybox-static libseccomp-dev libc6-dev pkg-config runc crun
 # What the end-to-end suite (tests/e2e) drives: the engines and their helpers.
 TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4netns uidmap \
 	bubblewrap jq procps bsdutils python3 python3-grpcio
-DEBUG_BIN := target/debug/cellos-runtime
-RELEASE_BIN := target/release/cellos-runtime
+TARGET_DIR := target/x86_64-unknown-linux-gnu
+DEBUG_BIN := $(TARGET_DIR)/debug/cellos-runtime
+RELEASE_BIN := $(TARGET_DIR)/release/cellos-runtime
 # What `make bench` needs besides the build (Debian package names).
 BENCH_APT_PACKAGES := runc crun bubblewrap hyperfine time gcc libc6-dev python3 util-linux
 # Knobs passed to bench/run.sh: iterations, concurrent containers, rounds.
@@ -71,7 +72,7 @@ demo: build fixtures
 
 install: release
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cellos-runtime
-	install -D -m 0755 target/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
+	install -D -m 0755 $(TARGET_DIR)/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
 
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
 # Prints a table and writes bench/results/latest.json (see bench/README.md).

@@ -16,7 +16,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 RUNS=${PROFILE_RUNS:-9}
-CELLOS=$REPO/target/release/cellos-runtime
+CELLOS=$REPO/target/x86_64-unknown-linux-gnu/release/cellos-runtime
 CRUN=$(command -v crun)
 RUNC=$(command -v runc)
 ROOTFS=$REPO/bundle-fixtures/busybox/rootfs
