@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod cell;
+pub mod cgroupfs;
 pub mod commands;
 pub mod console;
 
