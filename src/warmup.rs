@@ -38,6 +38,37 @@ fn own_cgroup_procs() -> Option<CString> {
     None
 }
 
+/// The verbs that join a cgroup: create, run (foreground, detached or a
+/// cell) and exec.
+const JOINING_VERBS: &[&str] = &["create", "run", "exec"];
+
+/// Global flags that take a value in the next argument.
+const VALUE_FLAGS: &[&str] = &["--root", "--log", "--log-format"];
+
+/// The subcommand of a cellos-runtime command line, found without clap: the
+/// first argument that is neither a global flag nor a flag's value. Clap
+/// still parses (and judges) the whole line afterwards; this only decides
+/// whether the warm-up is worth starting before it.
+pub fn verb(args: &[String]) -> Option<&str> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if VALUE_FLAGS.contains(&a.as_str()) {
+            it.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// `start()` as the very first thing in cellos-runtime's main, for the verbs
+/// that will join a cgroup: the earlier the wait begins, the earlier it ends.
+pub fn start_for(args: &[String]) {
+    if verb(args).is_some_and(|v| JOINING_VERBS.contains(&v)) {
+        start();
+    }
+}
+
 /// Begin the wait in the background. Best effort: without write access to
 /// our own cgroup (rootless) nothing happens.
 pub fn start() {
@@ -58,5 +89,30 @@ pub fn start() {
             }
             libc::_exit(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verb;
+
+    fn v(line: &str) -> Option<String> {
+        let args: Vec<String> = line.split(' ').map(String::from).collect();
+        verb(&args).map(String::from)
+    }
+
+    #[test]
+    fn finds_the_verb_after_global_flags() {
+        assert_eq!(v("rt create x").as_deref(), Some("create"));
+        assert_eq!(
+            v("rt --root /r --log /l --log-format json run -d x").as_deref(),
+            Some("run")
+        );
+        assert_eq!(
+            v("rt --root=/r --systemd-cgroup --debug exec x true").as_deref(),
+            Some("exec")
+        );
+        assert_eq!(v("rt --log-format=json state x").as_deref(), Some("state"));
+        assert_eq!(v("rt --version"), None);
     }
 }

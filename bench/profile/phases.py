@@ -35,10 +35,12 @@ def segments(path, binaries):
         if not m:
             continue
         t, pid, comm, ev, arg = int(m[1]) / 1000.0, int(m[2]), m[3], m[4], m[5]
-        if ev == "execve" and comm == "sh" and arg in by_path:
+        # bpftrace cuts strings at 63 bytes: a long path arrives truncated.
+        exe = next((k for k in by_path if k == arg or (len(arg) >= 63 and k.startswith(arg))), None)
+        if ev == "execve" and comm == "sh" and exe:
             if cur:
                 yield cur
-            cur = {"name": by_path[arg], "t0": t, "main": pid, "events": []}
+            cur = {"name": by_path[exe], "t0": t, "main": pid, "events": []}
             continue
         if cur:
             cur["events"].append((t - cur["t0"], pid, comm, ev, arg))

@@ -48,7 +48,6 @@ pub struct Create {
 }
 
 pub fn run(g: &Global, args: Create) -> Status {
-    crate::warmup::start();
     crate::seal::ensure_sealed()?;
     g.runtime()?
         .create(&args.opts.options(&args.container_id, true))?;

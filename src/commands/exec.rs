@@ -180,7 +180,6 @@ pub fn run(g: &Global, args: Exec) -> Status {
     if args.apparmor.is_some() {
         bail!("exec: --apparmor is not supported for exec");
     }
-    crate::warmup::start();
     crate::seal::ensure_sealed()?;
     let rt = g.runtime()?;
     let container = rt.load(&args.container_id)?;

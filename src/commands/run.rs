@@ -29,7 +29,6 @@ pub struct Run {
 }
 
 pub fn run(g: &Global, args: Run) -> Status {
-    crate::warmup::start();
     crate::seal::ensure_sealed()?;
     if let Some(cell) = &args.cell {
         if args.container_id.is_some() {
