@@ -71,8 +71,8 @@ demo: build fixtures
 	$(DEBUG_BIN) --root /run/cellos-demo run --cell bundle-fixtures/cells/hello.json
 
 install: release
-	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cellos-runtime
-	install -D -m 0755 $(TARGET_DIR)/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
+	install -D -s -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cellos-runtime
+	install -D -s -m 0755 $(TARGET_DIR)/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
 
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
 # Prints a table and writes bench/results/latest.json (see bench/README.md).

@@ -21,6 +21,8 @@
 # BENCH_HYPERFINE=1 adds a hyperfine cross-check of (b).
 set -euo pipefail
 
+# The runtimes' default configuration: no backtrace capture on errors.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 ITERS=${BENCH_ITERS:-30}
