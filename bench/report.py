@@ -95,6 +95,12 @@ def trace_phases(log):
 
 def binary_info(path):
     info = {"size_bytes": os.stat(path).st_size}
+    # What is mapped: a symbol table (cellos keeps one, see build.rs) is not.
+    try:
+        ph = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout
+        info["loaded_bytes"] = sum(int(l.split()[4], 16) for l in ph.splitlines() if l.strip().startswith("LOAD"))
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         ldd = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
         info["shared_libs"] = len([l for l in ldd.splitlines() if "=>" in l or l.strip().startswith("/")])
@@ -174,7 +180,8 @@ def main():
         lines.append("  (e): " + ", ".join(e_rss))
     bininfo = {name: binary_info(path) for name, path in binaries.items()}
     lines.append("  binaries: " + ", ".join(
-        f"{n} {b['size_bytes'] / 1048576:.1f} MiB/{b.get('shared_libs', '?')} libs" for n, b in bininfo.items()))
+        f"{n} {b['size_bytes'] / 1048576:.1f} MiB ({b.get('loaded_bytes', 0) / 1048576:.1f} loaded)/{b.get('shared_libs', '?')} libs"
+        for n, b in bininfo.items()))
 
     traces = {}
     for rt, meta in runtimes.items():
