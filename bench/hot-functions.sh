@@ -37,16 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - "$REPO/bundle-fixtures/busybox/config.json" "$SCRATCH" "$REPO/bundle-fixtures/busybox/rootfs" <<'EOF'
-import json, os, sys
-base, scratch, rootfs = sys.argv[1:]
-for name, args in (("true", ["/bin/true"]), ("sleep", ["/bin/sleep", "60"])):
-    c = json.load(open(base))
-    c["process"]["args"] = args
-    c["root"]["path"] = rootfs
-    os.makedirs(f"{scratch}/{name}")
-    json.dump(c, open(f"{scratch}/{name}/config.json", "w"))
-EOF
+. bench/bundle.sh
+bench_bundle "$SCRATCH/true" /bin/true
+bench_bundle "$SCRATCH/sleep" /bin/sleep 60
 
 # Each invocation first announces its verb with getpgid(MARK + n), a
 # syscall bpftrace watches: the profile then knows which verbs ran each

@@ -57,14 +57,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$SCRATCH/bundle" "$SCRATCH/state"
-python3 - "$REPO/bundle-fixtures/busybox/config.json" "$SCRATCH/bundle/config.json" "$ROOTFS" <<'EOF'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["args"] = ["/bin/true"]
-c["root"]["path"] = sys.argv[3]
-json.dump(c, open(sys.argv[2], "w"))
-EOF
+mkdir -p "$SCRATCH/state"
+. bench/bundle.sh
+bench_bundle "$SCRATCH/bundle" /bin/true
 
 # Everything below runs inside the private namespace.
 cat >"$SCRATCH/inside.sh" <<'EOF'

@@ -101,20 +101,10 @@ trap 'exit 130' INT TERM
 
 gcc -O2 -Wall -Wextra -Wno-unused-parameter -pthread -o "$SCRATCH/lifecycle" bench/lifecycle.c
 
-# Bundles: the fixture's config with another process, the rootfs by absolute path.
-make_bundle() { # DIR ARGS_JSON
-  mkdir -p "$1"
-  python3 - "$BASE_CONFIG" "$1/config.json" "$2" "$ROOTFS" <<'EOF'
-import json, sys
-base, out, args, rootfs = sys.argv[1:]
-c = json.load(open(base))
-c["process"]["args"] = json.loads(args)
-c["root"]["path"] = rootfs
-json.dump(c, open(out, "w"), indent=1)
-EOF
-}
-make_bundle "$SCRATCH/bundle-true" '["/bin/true"]'
-make_bundle "$SCRATCH/bundle-sleep" '["/bin/sleep", "600"]'
+# Bundles: the fixture's config with another process.
+. bench/bundle.sh
+bench_bundle "$SCRATCH/bundle-true" /bin/true
+bench_bundle "$SCRATCH/bundle-sleep" /bin/sleep 600
 cat >"$SCRATCH/cell.json" <<EOF
 {"apiVersion": "cellos.io/v1", "kind": "ExecutionCell",
  "spec": {"id": "$TAG-cell", "run": {"argv": ["/bin/true"], "workingDirectory": "/work"}}}
