@@ -435,18 +435,27 @@ impl Container {
             _ => {}
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        if let Some(dirs) = self.plain_v1_delete() {
-            let res = cgroupfs::remove_dirs(&dirs, deadline)
+        let res = if let Some(dirs) = self.plain_v1_delete() {
+            cgroupfs::remove_dirs(&dirs, deadline)
                 .map_err(|(path, e)| Error::io(&path, e))
                 .and_then(|()| {
                     std::fs::remove_dir_all(&self.inner.root)
                         .map_err(|e| Error::io(&self.inner.root, e))
-                });
-            let _ = std::fs::remove_dir_all(&self.engine_bundle);
-            trace::mark("delete");
-            return res;
-        }
-        let res = loop {
+                })
+        } else {
+            self.delete_through_libcontainer(&id, deadline)
+        };
+        let _ = std::fs::remove_dir_all(&self.engine_bundle);
+        trace::mark("delete");
+        res
+    }
+
+    fn delete_through_libcontainer(
+        &mut self,
+        id: &str,
+        deadline: std::time::Instant,
+    ) -> Result<()> {
+        loop {
             match self.inner.delete(true) {
                 // libcontainer runs the poststop hooks after killing the processes
                 // and removing the cgroup, and stops at a failing one before it
@@ -468,12 +477,9 @@ impl Container {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                r => break r.map_err(|e| engine_err("delete", &id, e)),
+                r => break r.map_err(|e| engine_err("delete", id, e)),
             }
-        };
-        let _ = std::fs::remove_dir_all(&self.engine_bundle);
-        trace::mark("delete");
-        res
+        }
     }
 
     /// The cgroup v1 directories to remove when deleting this container needs
