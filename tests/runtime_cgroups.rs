@@ -144,3 +144,36 @@ fn custom_cgroups_path_is_removed() {
     assert!(left.is_empty(), "cgroups left: {left:?}");
     env.finish();
 }
+
+/// Without a pid namespace a background child outlives the init: the
+/// container is stopped but its cgroup is not empty. A plain `delete` must
+/// kill what is left and remove the cgroup (the rmdir fails with EBUSY until
+/// the killed task is gone), as runc and libcgroups do.
+#[test]
+fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
+    let env = Env::new("cgleft");
+    let (id, _) = env.create_started_with(|c| {
+        set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    env.wait_status(&id, "stopped");
+    let left = poll_until(
+        "the background sleep",
+        std::time::Duration::from_secs(5),
+        || {
+            let p = pids_in_cgroup_of(&id);
+            (!p.is_empty()).then_some(p)
+        },
+    );
+    env.rt(&["delete", &id]).ok();
+    for pid in left {
+        poll_until(
+            &format!("pid {pid} to be killed"),
+            std::time::Duration::from_secs(5),
+            || (!pid_alive(pid)).then_some(()),
+        );
+    }
+    env.assert_gone(&id);
+    env.finish();
+}
