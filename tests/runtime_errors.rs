@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn s(p: &Path) -> &str {
@@ -382,5 +383,10 @@ fn usage_errors_are_one_line() {
     let v: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
     assert_eq!(v["level"], "error");
     assert!(v["msg"].as_str().unwrap().contains("<CONTAINER_ID>"), "{v}");
+    // An argument that is not UTF-8 is a usage error too, not a crash.
+    let mut cmd = env.rt_cmd(&[]);
+    cmd.arg(std::ffi::OsStr::from_bytes(b"st\xffte"));
+    run_piped(cmd, None, std::time::Duration::from_secs(10))
+        .fails_with(&["unrecognized subcommand"]);
     env.finish();
 }

@@ -93,7 +93,7 @@ fn main() {
                 std::process::exit(0);
             }
             // One line, like every other error, and in the log when one was asked for.
-            let _ = logging::init(&logging::LogConfig::from_raw_args(std::env::args()));
+            let _ = logging::init(&logging::LogConfig::from_raw_args(args.iter().cloned()));
             logging::report_error(&logging::one_line_usage_error(&e.to_string()));
             std::process::exit(1);
         }
