@@ -138,8 +138,9 @@ if [ -s bench/hot-functions.txt ]; then
   found=$(nm --defined-only "$CELLOS" 2>/dev/null | awk '{print $3}' | sort -u |
     comm -12 - <(sort -u bench/hot-functions.txt) | wc -l)
   echo "bench: bench/hot-functions.txt: $found of $listed names in this build" >&2
-  [ $((found * 10)) -ge $((listed * 8)) ] ||
-    echo "bench: WARNING: the list is stale; run bench/hot-functions.sh" >&2
+  # Even a few missing names move the layout enough to show in peak RSS.
+  [ "$found" = "$listed" ] ||
+    echo "bench: WARNING: $((listed - found)) names are stale; run bench/hot-functions.sh" >&2
 fi
 echo "bench: $ITERS iterations, $CONC concurrent x $CONC_ROUNDS rounds, gap ${GAP_MS}ms, state on $([ "$TMPFS" = 1 ] && echo tmpfs || echo disk), scratch $SCRATCH, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
