@@ -20,6 +20,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cellos-runtime");
+
+/// The runtime the tests drive: ours, or another one as a control
+/// (`CELLOS_TEST_RUNTIME=/usr/sbin/runc cargo test --test security_…`).
+pub fn runtime() -> String {
+    std::env::var("CELLOS_TEST_RUNTIME").unwrap_or_else(|_| BIN.to_string())
+}
+
+/// True when the tests drive a control runtime rather than cellos-runtime.
+pub fn is_control() -> bool {
+    std::env::var_os("CELLOS_TEST_RUNTIME").is_some()
+}
 pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bundle-fixtures/busybox");
 
 /// How long any single runtime command may take before the test fails.
@@ -468,7 +479,7 @@ impl Env {
 
     /// The runtime with `--root` set and stdin from /dev/null.
     pub fn rt_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(runtime());
         c.arg("--root").arg(&self.root).args(args);
         c.stdin(Stdio::null());
         c
@@ -481,7 +492,7 @@ impl Env {
 
     /// Run the runtime with exactly these arguments (no `--root` added).
     pub fn rt_exact(&self, args: &[&str]) -> Out {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(runtime());
         c.args(args).stdin(Stdio::null());
         run_piped(c, None, CMD_TIMEOUT)
     }
