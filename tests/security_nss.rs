@@ -277,3 +277,56 @@ fn passwd_symlink_stays_in_the_rootfs() {
     assert!(o.stdout.starts_with("home=/from-link\n"), "{o}");
     env.finish();
 }
+
+/// The container was created with a HOME, so only exec can reach the
+/// lookup: a process file without HOME, and an empty HOME given by flag.
+#[test]
+fn exec_process_file_without_home() {
+    let env = Env::new("nssexecp");
+    let evil = Evil::new(&env);
+    let mut c = evil.config(&["sleep", "1000"]);
+    push_env(&mut c, "HOME=/init-home");
+    let bundle = env.bundle_from(&c);
+    let id = env.id();
+    env.create(&bundle, &id, &[]).ok();
+    env.start(&id).ok();
+    evil.assert_not_loaded("create and start with HOME");
+    let mut p = c["process"].clone();
+    p["args"] = json!(SHOW);
+    p["env"] = json!(["PATH=/bin"]);
+    let file = env.subdir("proc").join("process.json");
+    std::fs::write(&file, p.to_string()).unwrap();
+    let o = env.rt(&["exec", "--process", file.to_str().unwrap(), &id]);
+    evil.assert_not_loaded("exec --process without HOME");
+    o.ok();
+    assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
+    let o = env.rt(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo home=$HOME"]);
+    evil.assert_not_loaded("exec -e HOME=");
+    o.ok();
+    assert_eq!(o.stdout, "home=/root\n", "{o}");
+    // The init's HOME is the base of a plain exec.
+    let o = env.rt(&["exec", &id, "sh", "-c", "echo home=$HOME"]);
+    o.ok();
+    assert_eq!(o.stdout, "home=/init-home\n", "{o}");
+    env.finish();
+}
+
+/// A host file bind-mounted over /etc/passwd is what the container sees,
+/// so HOME comes from it.
+#[test]
+fn bind_mounted_passwd_is_used() {
+    let env = Env::new("nssbind");
+    let evil = Evil::new(&env);
+    let host = env.subdir("host").join("passwd");
+    std::fs::write(&host, "root:x:0:0:root:/from-bind:/bin/sh\n").unwrap();
+    let mut c = evil.config(SHOW);
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/etc/passwd", "type": "bind", "source": host,
+        "options": ["bind", "ro"]
+    }));
+    let o = env.run_fg(&env.bundle_from(&c), &env.id());
+    evil.assert_not_loaded("run with a bind-mounted /etc/passwd");
+    o.ok();
+    assert_eq!(o.stdout, "home=/from-bind\n0\n0\n", "{o}");
+    env.finish();
+}
