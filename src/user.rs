@@ -198,15 +198,22 @@ pub fn open_in_root(root: &Path, path: &Path) -> std::io::Result<File> {
     match openat2_in_root(&dir, path) {
         // ENOSYS before 5.6; EPERM from a seccomp filter that does not know it.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-            let inside = crate::paths::resolve_in_root(root, path)?;
-            let rel = inside.strip_prefix("/").unwrap_or(&inside);
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(root.join(rel))
+            open_resolved(root, path)
         }
         r => r,
     }
+}
+
+/// The fallback of `open_in_root`: resolve in userspace, then open what
+/// that names without following a final symlink (which a racing image
+/// could have put there since).
+fn open_resolved(root: &Path, path: &Path) -> std::io::Result<File> {
+    let inside = crate::paths::resolve_in_root(root, path)?;
+    let rel = inside.strip_prefix("/").unwrap_or(&inside);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(root.join(rel))
 }
 
 /// The text of a regular file `path` inside `root`, or None if it is
@@ -370,7 +377,15 @@ dup:x:0:0::/second-root:/bin/sh
         std::fs::write(dir.join("outside"), "out:x:0:0::/outside:/bin/sh\n").unwrap();
         std::fs::write(root.join("etc/inside"), "in:x:0:0::/inside:/bin/sh\n").unwrap();
         let passwd = root.join("etc/passwd");
-        let read = || read_in_root(&root, Path::new("/etc/passwd"));
+        // Both ways of opening, the kernel's and the fallback, must agree.
+        let read = || {
+            let a = read_in_root(&root, Path::new("/etc/passwd"));
+            let b = open_resolved(&root, Path::new("/etc/passwd"))
+                .ok()
+                .and_then(read_regular);
+            assert_eq!(a, b, "openat2 and the fallback disagree");
+            a
+        };
         assert_eq!(read(), None, "missing file");
         for escape in ["../../outside", "/../outside", "/outside"] {
             std::os::unix::fs::symlink(escape, &passwd).unwrap();

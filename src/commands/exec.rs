@@ -312,7 +312,57 @@ pub fn run(g: &Global, args: Exec) -> Status {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_user;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        exec: Exec,
+    }
+
+    fn exec(args: &[&str]) -> Exec {
+        let mut v = vec!["exec"];
+        v.extend(args);
+        Cli::try_parse_from(v).unwrap().exec
+    }
+
+    /// A process as a config would give it: gid 100, one extra group,
+    /// caps without an inheritable set.
+    fn process(inheritable: Option<&str>) -> Process {
+        let mut caps = serde_json::json!({
+            "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]
+        });
+        if let Some(i) = inheritable {
+            caps["inheritable"] = serde_json::json!([i]);
+        }
+        serde_json::from_value(serde_json::json!({
+            "user": {"uid": 0, "gid": 100, "additionalGids": [5]},
+            "args": ["sh"], "cwd": "/", "env": ["PATH=/bin", "A=1"],
+            "capabilities": caps, "noNewPrivileges": false
+        }))
+        .unwrap()
+    }
+
+    fn applied(p: &mut Process, args: &[&str]) -> anyhow::Result<()> {
+        apply_flags(p, &exec(args))
+    }
+
+    fn names(set: &Option<Capabilities>) -> Vec<String> {
+        let mut v: Vec<String> = set
+            .iter()
+            .flatten()
+            .map(|c| {
+                serde_json::to_value(c)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    }
 
     #[test]
     fn users() {
@@ -320,5 +370,100 @@ mod tests {
         assert_eq!(parse_user("1:2").unwrap(), (1, Some(2)));
         assert!(parse_user("root").is_err());
         assert!(parse_user("1:x").is_err());
+    }
+
+    #[test]
+    fn user_keeps_gid_unless_given() {
+        let mut p = process(None);
+        applied(&mut p, &["-u", "65534", "c", "true"]).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (65534, 100));
+        applied(&mut p, &["-u", "7:8", "c", "true"]).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+    }
+
+    #[test]
+    fn additional_gids_append() {
+        let mut p = process(None);
+        applied(&mut p, &["-g", "7", "-g", "8", "c", "true"]).unwrap();
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[5, 7, 8][..]));
+    }
+
+    #[test]
+    fn ids_out_of_range() {
+        for args in [
+            &["-u", "4294967295", "c", "true"][..],
+            &["-u", "0:2147483648", "c", "true"],
+            &["-g", "4294967295", "c", "true"],
+        ] {
+            let e = applied(&mut process(None), args).unwrap_err().to_string();
+            assert!(e.contains(user::RANGE_MSG), "{args:?}: {e}");
+        }
+        applied(
+            &mut process(None),
+            &["-u", "2147483647:2147483647", "c", "true"],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn cap_follows_runc() {
+        // No inheritable set: never inheritable, never ambient.
+        let mut p = process(None);
+        applied(&mut p, &["--cap", "net_raw", "c", "true"]).unwrap();
+        let c = p.capabilities().clone().unwrap();
+        let both = ["CAP_KILL", "CAP_NET_RAW"];
+        assert_eq!(names(c.bounding()), both);
+        assert_eq!(names(c.effective()), both);
+        assert_eq!(names(c.permitted()), both);
+        assert_eq!(c.inheritable(), &None);
+        assert_eq!(c.ambient(), &None);
+        // With one, the capability becomes ambient too; inheritable is kept.
+        let mut p = process(Some("CAP_KILL"));
+        applied(&mut p, &["--cap", "CAP_NET_RAW", "c", "true"]).unwrap();
+        let c = p.capabilities().clone().unwrap();
+        assert_eq!(names(c.inheritable()), ["CAP_KILL"]);
+        assert_eq!(names(c.ambient()), ["CAP_NET_RAW"]);
+        // No capabilities at all: an empty start, not oci-spec's default set.
+        let mut p = process(None);
+        p.set_capabilities(None);
+        applied(&mut p, &["--cap", "CAP_CHOWN", "c", "true"]).unwrap();
+        let c = p.capabilities().clone().unwrap();
+        assert_eq!(names(c.bounding()), ["CAP_CHOWN"]);
+        assert_eq!(c.inheritable(), &None);
+        let e = applied(&mut p, &["--cap", "CAP_NOPE", "c", "true"]).unwrap_err();
+        assert!(e.to_string().contains("CAP_NOPE"), "{e}");
+    }
+
+    #[test]
+    fn env_cwd_tty_nnp() {
+        let mut p = process(None);
+        applied(&mut p, &["c", "true"]).unwrap();
+        // noNewPrivileges false is left out for libcontainer.
+        assert_eq!(p.no_new_privileges(), None);
+        assert_eq!(p.terminal(), None);
+        applied(
+            &mut p,
+            &[
+                "-e",
+                "A=2",
+                "-e",
+                "B=3",
+                "--cwd",
+                "/tmp",
+                "-t",
+                "--no-new-privs",
+                "c",
+                "true",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.env().as_deref(),
+            Some(&["PATH=/bin".to_string(), "A=2".into(), "B=3".into()][..])
+        );
+        assert_eq!(p.cwd(), Path::new("/tmp"));
+        assert_eq!(p.terminal(), Some(true));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        assert!(applied(&mut p, &["-e", "NOEQUALS", "c", "true"]).is_err());
     }
 }
