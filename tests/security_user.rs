@@ -333,3 +333,34 @@ fn exec_env_cwd_nnp_as_runc() {
     }
     env.finish();
 }
+
+/// An exec'd process must stay under the container's seccomp filter, as
+/// runc's does. It does not today: libcontainer 0.7's tenant builder
+/// rebuilds `linux` with namespaces, cgroupsPath, personality and time
+/// offsets only, so `linux.seccomp` never reaches the exec'd process
+/// (`Seccomp: 0`, and the denied syscall succeeds). Ignored until fixed;
+/// run with `--ignored` (runc passes it).
+#[test]
+#[ignore = "known hole: exec'd processes run without the container's seccomp filter"]
+fn exec_keeps_the_containers_seccomp_filter() {
+    let env = Env::new("execseccomp");
+    let (id, _) = env.create_started_with(|c| {
+        set_args(c, &["sleep", "1000"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    let o = env.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x && echo made",
+        ],
+    );
+    assert_eq!(status_of(&o, "Seccomp"), "2", "{o}");
+    assert!(!o.stdout.contains("made"), "{o}");
+    env.finish();
+}
