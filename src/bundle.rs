@@ -149,18 +149,20 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     let mut home_set = false;
     // libcontainer would look HOME up with getpwuid inside the container,
     // which loads the image's NSS modules; resolve it here instead.
-    if let Some(p) = spec.process_mut() {
-        let uid = p.user().uid();
-        let mut env = p.env().clone().unwrap_or_default();
-        if crate::user::env_home(&env).is_none() {
-            let passwd = image_passwd(&spec, &bundle, &rootfs);
-            crate::user::ensure_home(&mut env, uid, passwd.as_deref());
-            if let Some(p) = spec.process_mut() {
-                p.set_env(Some(env));
-            }
-            home_set = true;
-            patched = true;
+    let user_env = spec
+        .process()
+        .as_ref()
+        .map(|p| (p.user().uid(), p.env().clone().unwrap_or_default()));
+    if let Some((uid, mut env)) = user_env
+        && crate::user::env_home(&env).is_none()
+    {
+        let passwd = image_passwd(&spec, &bundle, &rootfs);
+        crate::user::ensure_home(&mut env, uid, passwd.as_deref());
+        if let Some(p) = spec.process_mut() {
+            p.set_env(Some(env));
         }
+        home_set = true;
+        patched = true;
     }
     // libcontainer loads seccomp late (after dropping capabilities, where
     // the kernel needs no_new_privs) whenever the field is present, even
