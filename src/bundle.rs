@@ -22,6 +22,10 @@ pub struct Prepared {
 pub struct Origin {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
+    /// The config had no HOME and we set one for its user: `exec` must not
+    /// hand that HOME to a process running as another user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub home_set: bool,
 }
 
 /// libcontainer reports a missing cwd only as "failed to unix syscall";
@@ -50,6 +54,50 @@ fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
             "chdir to cwd {:?} set in config.json failed: no such directory in the rootfs",
             cwd
         ))),
+    }
+}
+
+/// runc refuses ids above 2^31-1; the kernel would read (uid_t)-1 as
+/// "no change" and leave the process root.
+fn check_user_ids(spec: &Spec, config: &Path) -> Result<()> {
+    let Some(p) = spec.process() else {
+        return Ok(());
+    };
+    match crate::user::id_out_of_range(p.user()) {
+        Some((field, v)) => Err(Error::Other(format!(
+            "{}: process.{field} {v}: {}",
+            config.display(),
+            crate::user::RANGE_MSG
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The text of the /etc/passwd the container will see, read without
+/// leaving the rootfs. A bind mount over /etc/passwd or /etc (the last one
+/// wins, as they are mounted in order) is read at its source instead: the
+/// config's author named that file, the image did not. Anything else
+/// mounted there hides the image's file, and then no user is known.
+fn image_passwd(spec: &Spec, bundle: &Path, rootfs: &Path) -> Option<String> {
+    let over = spec.mounts().as_ref().and_then(|ms| {
+        ms.iter().rev().find(|m| {
+            let d = m.destination();
+            d == Path::new("/etc/passwd") || d == Path::new("/etc")
+        })
+    });
+    let Some(m) = over else {
+        return crate::user::read_in_root(rootfs, Path::new("/etc/passwd"));
+    };
+    let bind = m.typ().as_deref() == Some("bind")
+        || m.options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|o| o == "bind" || o == "rbind"));
+    let source = m.source().as_ref().filter(|_| bind)?;
+    let source = bundle.join(source);
+    if m.destination() == Path::new("/etc") {
+        crate::user::read_in_root(&source, Path::new("/passwd"))
+    } else {
+        crate::user::read_host_file(&source)
     }
 }
 
@@ -96,7 +144,26 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         )));
     }
     check_cwd(&spec, &rootfs, &config)?;
+    check_user_ids(&spec, &config)?;
     let mut patched = false;
+    let mut home_set = false;
+    // libcontainer would look HOME up with getpwuid inside the container,
+    // which loads the image's NSS modules; resolve it here instead.
+    let user_env = spec
+        .process()
+        .as_ref()
+        .map(|p| (p.user().uid(), p.env().clone().unwrap_or_default()));
+    if let Some((uid, mut env)) = user_env
+        && crate::user::env_home(&env).is_none()
+    {
+        let passwd = image_passwd(&spec, &bundle, &rootfs);
+        crate::user::ensure_home(&mut env, uid, passwd.as_deref());
+        if let Some(p) = spec.process_mut() {
+            p.set_env(Some(env));
+        }
+        home_set = true;
+        patched = true;
+    }
     // libcontainer loads seccomp late (after dropping capabilities, where
     // the kernel needs no_new_privs) whenever the field is present, even
     // as `false`; absent means the same and loads it while still privileged.
@@ -124,6 +191,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     let origin = Origin {
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),
+        home_set,
     };
     let write =
         |path: &Path, bytes: Vec<u8>| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));

@@ -41,18 +41,11 @@ pub struct CreateOptions {
     pub detach: bool,
 }
 
-/// What `exec` passes in.
+/// What `exec` passes in: the complete process, already built by the
+/// caller (commands/exec.rs), and how to attach it.
 #[derive(Debug, Default, Clone)]
 pub struct ExecOptions {
-    pub process: Option<PathBuf>,
-    pub args: Vec<String>,
-    pub env: HashMap<String, String>,
-    pub cwd: Option<PathBuf>,
-    pub user: Option<u32>,
-    pub group: Option<u32>,
-    pub additional_gids: Vec<u32>,
-    pub caps: Vec<String>,
-    pub no_new_privs: bool,
+    pub process: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
@@ -235,15 +228,7 @@ impl Runtime {
             .with_preserved_fds(opts.preserve_fds)
             .as_tenant()
             .with_detach(opts.detach)
-            .with_process(opts.process.as_ref())
-            .with_container_args(opts.args.clone())
-            .with_env(opts.env.clone())
-            .with_cwd(opts.cwd.as_ref())
-            .with_user(opts.user)
-            .with_group(opts.group)
-            .with_additional_gids(opts.additional_gids.clone())
-            .with_capabilities(opts.caps.clone())
-            .with_no_new_privs(opts.no_new_privs)
+            .with_process(Some(&opts.process))
             .with_ignore_paused(opts.ignore_paused)
             .with_sub_cgroup(opts.sub_cgroup.clone())
             .build()

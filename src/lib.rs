@@ -22,6 +22,7 @@ pub mod seal;
 pub mod signals;
 pub mod supervisor;
 pub mod trace;
+pub mod user;
 pub mod warmup;
 
 /// Version printed by `--version`; engines parse the first line.

@@ -96,6 +96,12 @@ fn hooks_see_the_callers_bundle() {
     let mut cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
     cfg["linux"]["cgroupsPath"] = Value::String(format!("/cellos-{id}"));
+    // Engines also set HOME (docker, podman, cri-o); without one the runtime
+    // resolves it from the image and has to run a patched copy.
+    cfg["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::String("HOME=/root".into()));
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     env.create(&bundle, &id, &[]).ok();
     env.start(&id).ok();

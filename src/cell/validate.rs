@@ -224,6 +224,17 @@ fn validate_run(run: &RunSpec) -> Result<(), CellError> {
             return Err(CellError::invalid(f, msg));
         }
     }
+    // Above 2^31-1 the kernel may read the id as (uid_t)-1, "no change":
+    // the job would run as root. runc refuses the same range.
+    for (f, v) in [
+        ("spec.run.user.uid", run.user.uid),
+        ("spec.run.user.gid", run.user.gid),
+    ] {
+        if v > crate::user::MAX_ID {
+            let msg = format!("{v}: {}", crate::user::RANGE_MSG);
+            return Err(CellError::invalid(f, msg));
+        }
+    }
     let mut keys = HashSet::new();
     for (i, entry) in run.env.iter().enumerate() {
         let f = format!("spec.run.env[{i}]");

@@ -327,6 +327,21 @@ fn env_user_resources_rootfs_errors() {
         &err_with("/spec/run/user", json!({"uid": -1})),
         "spec.run.user.uid: invalid value",
     );
+    assert_has(
+        &err_with("/spec/run/user", json!({"uid": 4294967295u32})),
+        "spec.run.user.uid 4294967295: uids and gids must be in range 0-2147483647",
+    );
+    assert_has(
+        &err_with("/spec/run/user", json!({"uid": 1, "gid": 2147483648u32})),
+        "spec.run.user.gid 2147483648: uids and gids must be in range 0-2147483647",
+    );
+    let mut doc = base();
+    set(
+        &mut doc,
+        "/spec/run/user",
+        json!({"uid": 2147483647, "gid": 2147483647}),
+    );
+    assert!(parse(&doc).is_ok(), "the largest id runc accepts is valid");
     let r = "/spec/resources";
     assert_has(
         &err_with(r, json!({"memoryBytes": 1000})),
