@@ -335,13 +335,12 @@ fn exec_env_cwd_nnp_as_runc() {
 }
 
 /// An exec'd process must stay under the container's seccomp filter, as
-/// runc's does. It does not today: libcontainer 0.7's tenant builder
-/// rebuilds `linux` with namespaces, cgroupsPath, personality and time
-/// offsets only, so `linux.seccomp` never reaches the exec'd process
-/// (`Seccomp: 0`, and the denied syscall succeeds). Ignored until fixed;
-/// run with `--ignored` (runc passes it).
+/// runc's does. libcontainer 0.7's tenant builder rebuilt `linux` with
+/// namespaces, cgroupsPath, personality and time offsets only, so the exec'd
+/// process ran unconfined (`Seccomp: 0`); vendor/libcontainer patch 1.
+/// Both a privileged exec (seccomp loaded before caps drop) and a
+/// no_new_privs one.
 #[test]
-#[ignore = "known hole: exec'd processes run without the container's seccomp filter"]
 fn exec_keeps_the_containers_seccomp_filter() {
     let env = Env::new("execseccomp");
     let (id, _) = env.create_started_with(|c| {
@@ -358,6 +357,17 @@ fn exec_keeps_the_containers_seccomp_filter() {
             "sh",
             "-c",
             "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x && echo made",
+        ],
+    );
+    assert_eq!(status_of(&o, "Seccomp"), "2", "{o}");
+    assert!(!o.stdout.contains("made"), "{o}");
+    let o = env.exec(
+        &id,
+        &[
+            "--no-new-privs",
+            "sh",
+            "-c",
+            "grep '^Seccomp:' /proc/self/status; mkdir /tmp/y && echo made",
         ],
     );
     assert_eq!(status_of(&o, "Seccomp"), "2", "{o}");

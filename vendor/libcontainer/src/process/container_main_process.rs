@@ -211,8 +211,10 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
             &mut init_sender,
         )?;
 
+        // Only a notify profile has anything to sync; the container state it
+        // needs is not there for a process joining the container (exec).
         #[cfg(feature = "libseccomp")]
-        if let Some(seccomp) = linux.seccomp() {
+        if let Some(seccomp) = linux.seccomp().as_ref().filter(|s| crate::seccomp::is_notify(s)) {
             let container = container_args
                 .container
                 .as_ref()
