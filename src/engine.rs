@@ -443,9 +443,10 @@ impl Container {
         loop {
             match self.inner.delete(true) {
                 // libcontainer runs the poststop hooks after killing the processes
-                // and removing the cgroup, and stops at a failing one before it
-                // removes the state dir. The runtime spec makes that a warning: a
-                // delete (and containerd's `delete --force`) must still succeed.
+                // and removing the cgroup (all of them, even after a failing one:
+                // vendor patch 2), and then stops before it removes the state dir.
+                // The runtime spec makes that a warning: a delete (and
+                // containerd's `delete --force`) must still succeed.
                 Err(LibcontainerError::Hook(e)) => {
                     warn(&format!(
                         "container \"{id}\": poststop hook failed: {}",

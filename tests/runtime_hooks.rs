@@ -130,24 +130,26 @@ fn failing_prestart_hook_fails_create() {
         c["hooks"] = json!({"createRuntime": [{"path": "/no/such/hook"}]});
     });
     let id = env.id();
-    env.create(&bundle, &id, &[]).fails_with(&[&id]);
+    env.create(&bundle, &id, &[])
+        .fails_with(&[&id, "/no/such/hook"]);
     env.assert_gone(&id);
     env.finish();
 }
 
 #[test]
 fn failing_poststop_hook_does_not_block_delete() {
-    // runtime-spec: a failing poststop hook is a warning; the lifecycle goes on.
+    // runtime-spec: a failing poststart or poststop hook is a warning; the
+    // lifecycle goes on, and so do the hooks after it.
     let env = Env::new("hookpoststop");
     let out = env.subdir("hook-out");
-    let ran = out.join("second");
     let bundle = env.bundle(|c| {
         set_args(c, &["sleep", "1000"]);
         c["hooks"] = json!({"poststop": [
             {"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]},
+            saving_hook(&out.join("poststop-after-failure")),
         ], "poststart": [
             {"path": "/bin/sh", "args": ["sh", "-c", "exit 5"]},
-            saving_hook(&ran),
+            saving_hook(&out.join("poststart-after-failure")),
         ]});
     });
     let id = env.id();
@@ -157,9 +159,17 @@ fn failing_poststop_hook_does_not_block_delete() {
     o.ok();
     assert!(o.stderr.contains("warning"), "{o}");
     assert_eq!(env.status(&id), "running");
+    assert_eq!(
+        read_state(&out.join("poststart-after-failure"))["id"],
+        id.as_str()
+    );
     let o = env.rt(&["delete", "--force", &id]);
     o.ok();
     assert!(o.stderr.contains("poststop"), "{o}");
+    assert_eq!(
+        read_state(&out.join("poststop-after-failure"))["id"],
+        id.as_str()
+    );
     env.assert_gone(&id);
     env.finish();
 }

@@ -54,7 +54,7 @@ impl Container {
         // Run post start hooks. It runs after the container process is started.
         // It is called in the runtime namespace.
         if let Some(hooks) = config.hooks.as_ref() {
-            hooks::run_hooks(
+            hooks::run_all_hooks(
                 hooks.poststart().as_ref(),
                 Some(&self.state),
                 Some(&self.root),
