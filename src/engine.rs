@@ -527,10 +527,18 @@ impl Container {
         if self.status() == ContainerStatus::Stopped {
             return Err(Error::NotRunning(self.id().into()));
         }
+        // Like runc, an update that does not mention disableOOMKiller keeps
+        // the container's own setting instead of resetting it.
+        let disable_oom_killer = resources
+            .memory()
+            .as_ref()
+            .and_then(|m| m.disable_oom_killer())
+            .or_else(|| self.configured_disable_oom_killer())
+            .unwrap_or(false);
         self.cgroup_manager()?
             .apply(&ControllerOpt {
                 resources,
-                disable_oom_killer: false,
+                disable_oom_killer,
                 oom_score_adj: None,
                 freezer_state: None,
             })
@@ -539,6 +547,18 @@ impl Container {
                 id: self.id().into(),
                 msg: chain_message(&e),
             })
+    }
+
+    /// `linux.resources.memory.disableOOMKiller` of the config the container runs.
+    fn configured_disable_oom_killer(&self) -> Option<bool> {
+        let spec = oci_spec::runtime::Spec::load(self.engine_config_path()).ok()?;
+        spec.linux()
+            .as_ref()?
+            .resources()
+            .as_ref()?
+            .memory()
+            .as_ref()?
+            .disable_oom_killer()
     }
 
     /// Stats as JSON, for `events --stats`.

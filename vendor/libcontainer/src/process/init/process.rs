@@ -251,7 +251,15 @@ pub fn container_init_process(
         // This may allow the user running youki to access directories
         // that the container user cannot access.
         match unistd::chdir(ctx.process.cwd()) {
-            std::result::Result::Ok(_) => false,
+            // The cwd is final: check it now, before a seccomp profile loaded
+            // while still privileged (below) can deny getcwd.
+            std::result::Result::Ok(_) => {
+                verify_cwd().map_err(|err| {
+                    tracing::error!(?err, "failed to verify cwd");
+                    err
+                })?;
+                false
+            }
             Err(nix::Error::EPERM) => true,
             Err(e) => {
                 tracing::error!(?e, "failed to chdir");
@@ -390,10 +398,12 @@ pub fn container_init_process(
     }
 
     // Ensure that the current working directory is actually inside the container.
-    verify_cwd().map_err(|err| {
-        tracing::error!(?err, "failed to verify cwd");
-        err
-    })?;
+    if do_chdir || cwd.is_empty() {
+        verify_cwd().map_err(|err| {
+            tracing::error!(?err, "failed to verify cwd");
+            err
+        })?;
+    }
 
     // Initialize seccomp profile right before we are ready to execute the
     // payload so as few syscalls will happen between here and payload exec. The
