@@ -139,11 +139,17 @@ impl Runtime {
             },
         )?;
         trace::mark("config-load");
-        let built = self
+        // libcontainer runs our adjusted copy of the config (if any) but
+        // records the caller's bundle, which hooks and `state` report.
+        let mut init = self
             .base_builder(&opts.id, opts.no_new_keyring)?
             .with_console_socket(opts.console_socket.as_ref())
             .with_preserved_fds(opts.preserve_fds)
-            .as_init(&engine_bundle)
+            .as_init(&origin.bundle);
+        if engine_bundle != origin.bundle {
+            init = init.with_config_dir(&engine_bundle);
+        }
+        let built = init
             .with_systemd(self.systemd)
             .with_detach(opts.detach)
             .with_no_pivot(opts.no_pivot)
@@ -595,6 +601,6 @@ impl Container {
     /// The config.json libcontainer runs this container from (the caller's,
     /// or our patched copy of it).
     pub fn engine_config_path(&self) -> PathBuf {
-        self.inner.bundle().join("config.json")
+        self.inner.config_dir().join("config.json")
     }
 }

@@ -84,31 +84,51 @@ fn hooks_run_with_state() {
 
 /// runtime-spec: the state's `bundle` is "the absolute path to the
 /// container's bundle directory", so that hooks find config.json and the
-/// rootfs there. With a config as engines write it (cgroupsPath set), it is
-/// the bundle the engine passed, not a copy private to the runtime.
+/// rootfs there. It is the bundle the engine passed, never the copy private
+/// to the runtime: neither with a config the runtime runs as it is
+/// (cgroupsPath and HOME set, as engines write it) nor with one it has to
+/// adjust (no cgroupsPath, no HOME: a patched copy in the state root).
 #[test]
 fn hooks_see_the_callers_bundle() {
     let env = Env::new("hookbundle");
-    let out = env.subdir("hook-out");
-    let bundle = hooked_bundle(&env, &out);
-    let id = env.id();
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    cfg["linux"]["cgroupsPath"] = Value::String(format!("/cellos-{id}"));
-    // Engines also set HOME (docker, podman, cri-o); without one the runtime
-    // resolves it from the image and has to run a patched copy.
-    cfg["process"]["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(Value::String("HOME=/root".into()));
-    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    env.create(&bundle, &id, &[]).ok();
-    env.start(&id).ok();
-    env.rt(&["delete", "--force", &id]).ok();
-    for h in HOST_HOOKS {
-        let st = read_state(&out.join(h));
-        assert_eq!(st["bundle"], bundle.to_str().unwrap(), "{h} hook got {st}");
+    for as_engines_write_it in [true, false] {
+        let out = env.subdir("hook-out");
+        let bundle = hooked_bundle(&env, &out);
+        let id = env.id();
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: Value =
+            serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+        if as_engines_write_it {
+            cfg["linux"]["cgroupsPath"] = Value::String(format!("/cellos-{id}"));
+            cfg["process"]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(Value::String("HOME=/root".into()));
+        } else {
+            cfg["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+            cfg["process"]["env"] = serde_json::json!(["PATH=/bin"]);
+        }
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+        env.create(&bundle, &id, &[]).ok();
+        env.start(&id).ok();
+        assert_eq!(env.state(&id)["bundle"], bundle.to_str().unwrap());
+        // exec still runs from the adjusted copy (its cgroup among others).
+        let pid_file = out.join("exec.pid");
+        let pf = pid_file.to_str().unwrap();
+        env.rt(&["exec", "--detach", "--pid-file", pf, &id, "sleep", "100"])
+            .ok();
+        let pid = read_lossy(&pid_file);
+        let cg = read_lossy(Path::new(&format!("/proc/{}/cgroup", pid.trim())));
+        assert!(cg.contains(&format!("/cellos-{id}")), "exec'd {pid}: {cg}");
+        env.rt(&["delete", "--force", &id]).ok();
+        for h in HOST_HOOKS {
+            let st = read_state(&out.join(h));
+            assert_eq!(
+                st["bundle"],
+                bundle.to_str().unwrap(),
+                "{h} hook got {st} (engine-style config: {as_engines_write_it})"
+            );
+        }
     }
     env.finish();
 }

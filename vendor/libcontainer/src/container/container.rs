@@ -95,6 +95,12 @@ impl Container {
         self.state.pid.map(Pid::from_raw)
     }
 
+    /// The directory holding the config.json the container runs from: the
+    /// bundle, unless it was created with `with_config_dir`.
+    pub fn config_dir(&self) -> &Path {
+        self.state.config_dir.as_deref().unwrap_or(&self.state.bundle)
+    }
+
     pub fn set_pid(&mut self, pid: i32) -> &mut Self {
         self.state.pid = Some(pid);
         self

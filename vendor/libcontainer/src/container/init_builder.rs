@@ -21,6 +21,7 @@ use crate::{apparmor, tty, user_ns, utils};
 pub struct InitContainerBuilder {
     base: ContainerBuilder,
     bundle: PathBuf,
+    config_dir: Option<PathBuf>,
     use_systemd: bool,
     detached: bool,
     no_pivot: bool,
@@ -34,6 +35,7 @@ impl InitContainerBuilder {
         Self {
             base: builder,
             bundle,
+            config_dir: None,
             use_systemd: true,
             detached: true,
             no_pivot: false,
@@ -73,6 +75,14 @@ impl InitContainerBuilder {
     }
 
     /// Creates a new container
+    /// Reads config.json from `dir` instead of the bundle, for a caller
+    /// that adjusted a copy of it; the container's state (and so every hook)
+    /// still names the bundle.
+    pub fn with_config_dir<P: Into<PathBuf>>(mut self, dir: P) -> Self {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
     pub fn build(self) -> Result<Container, LibcontainerError> {
         let spec = self.load_spec()?;
         // validate terminal field against console socket presence before any side effects
@@ -164,7 +174,11 @@ impl InitContainerBuilder {
     }
 
     fn load_spec(&self) -> Result<Spec, LibcontainerError> {
-        let source_spec_path = self.bundle.join("config.json");
+        let source_spec_path = self
+            .config_dir
+            .as_ref()
+            .unwrap_or(&self.bundle)
+            .join("config.json");
         let mut spec = Spec::load(source_spec_path)?;
         Self::validate_spec(&spec)?;
 
@@ -219,13 +233,14 @@ impl InitContainerBuilder {
     }
 
     fn create_container_state(&self, container_dir: &Path) -> Result<Container, LibcontainerError> {
-        let container = Container::new(
+        let mut container = Container::new(
             &self.base.container_id,
             ContainerStatus::Creating,
             None,
             &self.bundle,
             container_dir,
         )?;
+        container.state.config_dir = self.config_dir.clone();
         container.save()?;
         Ok(container)
     }

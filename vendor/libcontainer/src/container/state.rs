@@ -132,6 +132,11 @@ pub struct State {
     /// create this group and MUST remove it when the container is deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel_rdt_monitoring_dir: Option<PathBuf>,
+    /// The directory whose config.json the container was created from, when
+    /// the caller kept an adjusted copy apart from the bundle. `bundle` stays
+    /// the caller's bundle, which hooks and `state` report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<PathBuf>,
 }
 
 impl State {
@@ -156,6 +161,7 @@ impl State {
             clean_up_intel_rdt_subdirectory: None,
             intel_rdt_dir: None,
             intel_rdt_monitoring_dir: None,
+            config_dir: None,
         }
     }
 

@@ -334,7 +334,7 @@ impl TenantContainerBuilder {
     }
 
     fn load_init_spec(&self, container: &Container) -> Result<Spec, LibcontainerError> {
-        let spec_path = container.bundle().join("config.json");
+        let spec_path = container.config_dir().join("config.json");
 
         let mut spec = Spec::load(&spec_path).map_err(|err| {
             tracing::error!(path = ?spec_path, ?err, "failed to load spec");
