@@ -1,0 +1,244 @@
+//! Attacks of a hostile image on the runtime itself (CVE-2019-5736 and the
+//! unwrapping of its seal), each performed for real against the runtime.
+//! Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Every capability this host grants (CAP_SYS_RESOURCE is not in its bounding
+/// set): the attacker has CAP_SYS_ADMIN and no user namespace.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+];
+
+/// The attack helper (tests/security/unwrap_exe.c), built once, statically.
+fn unwrap_helper() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/security/unwrap_exe.c");
+        let out = PathBuf::from(format!("/tmp/cellos-unwrap-exe-{}", std::process::id()));
+        let st = std::process::Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("run gcc");
+        assert!(st.success(), "gcc {}", src.display());
+        out
+    })
+}
+
+/// A private copy of the fixture rootfs, writable, with the attack helper in it.
+fn attack_rootfs(env: &Env) -> PathBuf {
+    let rootfs = env.subdir("rootfs").join("rootfs");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixture_rootfs())
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::copy(unwrap_helper(), rootfs.join("bin/unwrap_exe")).unwrap();
+    rootfs
+}
+
+fn all_caps(c: &mut serde_json::Value) {
+    c["process"]["capabilities"] =
+        json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
+}
+
+/// The runtime binary as it is on the host now.
+fn host_binary() -> (PathBuf, Vec<u8>) {
+    let p = PathBuf::from(runtime()).canonicalize().unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    (p, bytes)
+}
+
+/// The attack's report: it saw a runtime process and could not unwrap it.
+#[track_caller]
+fn assert_sealed(report: &str, what: &str) {
+    println!("{what}:\n{report}");
+    assert!(
+        report.lines().any(|l| l.contains("as-is")),
+        "{what}: the attacker never saw the runtime's image:\n{report}"
+    );
+    assert!(
+        !report.contains("WRITABLE"),
+        "{what}: the runtime's image was made writable:\n{report}"
+    );
+}
+
+/// An attacker container with every capability and no user namespace that
+/// watches its pid namespace for a runtime process and attacks its
+/// /proc/<pid>/exe. Returns (id, its bundle, its init's host pid).
+fn attacker(env: &Env, rootfs: &Path, seconds: u32) -> (String, PathBuf, i64) {
+    let secs = seconds.to_string();
+    let (id, bundle) = env.create_started_with(|c| {
+        c["root"] = json!({"path": rootfs, "readonly": false});
+        all_caps(c);
+        set_args(c, &["/bin/unwrap_exe", "--watch", &secs]);
+    });
+    wait_file_contains(&bundle.join("stdout"), "watching");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    (id, bundle, pid)
+}
+
+/// CVE-2019-5736 during `create` and a foreground `run`: the init of a
+/// container is the runtime's image until it execs the user's process. A
+/// privileged container sharing its pid namespace grabs /proc/<pid>/exe and
+/// tries to make the image writable (also by clearing the read-only flag on
+/// the mount, or on a clone of it: the unwrapping runc 1.2 warns about).
+#[test]
+fn exe_unwrap_during_create_and_run() {
+    let env = Env::new("unwrap-create");
+    let (bin, before) = host_binary();
+    let rootfs = attack_rootfs(&env);
+    // create: the victim's init waits for `start` as the runtime's image.
+    let (att, att_bundle, att_pid) = attacker(&env, &rootfs, 20);
+    let victim = env.bundle(|c| {
+        set_args(c, &["true"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        ns.push(json!({"type": "pid", "path": format!("/proc/{att_pid}/ns/pid")}));
+    });
+    let vid = env.id();
+    env.create(&victim, &vid, &[]).ok();
+    let report = wait_file_contains(&att_bundle.join("stdout"), "clone");
+    assert_sealed(&report, "create");
+    env.rt(&["delete", "--force", &vid]).ok();
+    env.rt(&["delete", "--force", &att]).ok();
+    // run: a createRuntime hook holds the init back for a while.
+    let (att, att_bundle, att_pid) = attacker(&env, &rootfs, 20);
+    let victim = env.bundle(|c| {
+        set_args(c, &["true"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        ns.push(json!({"type": "pid", "path": format!("/proc/{att_pid}/ns/pid")}));
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]});
+    });
+    let vid = env.id();
+    let o = env.run_fg(&victim, &vid);
+    let report = wait_file_contains(&att_bundle.join("stdout"), "clone");
+    assert_sealed(&report, "run");
+    println!("{o}");
+    env.rt(&["delete", "--force", &att]).ok();
+    assert!(
+        std::fs::read(&bin).unwrap() == before,
+        "{} changed",
+        bin.display()
+    );
+    env.finish();
+}
+
+/// CVE-2019-5736 during `exec`: the process entering the container runs the
+/// runtime's image until it execs the command. A privileged process already
+/// in the container watches for it and attacks its /proc/<pid>/exe.
+#[test]
+fn exe_unwrap_during_exec() {
+    let env = Env::new("unwrap-exec");
+    let (bin, before) = host_binary();
+    let rootfs = attack_rootfs(&env);
+    let (att, att_bundle, _) = attacker(&env, &rootfs, 25);
+    // The window is short: exec until the watcher has caught one.
+    let mut caught = false;
+    for _ in 0..200 {
+        env.exec(&att, &["true"]).ok();
+        if read_lossy(&att_bundle.join("stdout")).contains("clone") {
+            caught = true;
+            break;
+        }
+    }
+    let report = read_lossy(&att_bundle.join("stdout"));
+    assert!(caught, "the watcher never caught an exec:\n{report}");
+    assert_sealed(&report, "exec");
+    assert!(
+        std::fs::read(&bin).unwrap() == before,
+        "{} changed",
+        bin.display()
+    );
+    env.finish();
+}
+
+/// CVE-2019-5736 through /proc/self/exe: an image whose entry point is a
+/// script interpreted by `/proc/self/exe` makes the kernel run the runtime's
+/// own image as the container's process; a privileged process in the same
+/// pid namespace attacks it while it runs.
+#[test]
+fn exe_unwrap_through_proc_self_exe() {
+    let env = Env::new("unwrap-self");
+    let (bin, before) = host_binary();
+    let rootfs = attack_rootfs(&env);
+    std::fs::write(rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(rootfs.join("evil"))
+            .unwrap()
+            .permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(
+        rootfs.join("evil"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (att, att_bundle, _) = attacker(&env, &rootfs, 25);
+    let mut caught = false;
+    for _ in 0..200 {
+        let _ = env.exec(&att, &["/evil"]);
+        if read_lossy(&att_bundle.join("stdout")).contains("clone") {
+            caught = true;
+            break;
+        }
+    }
+    let report = read_lossy(&att_bundle.join("stdout"));
+    assert!(
+        caught,
+        "the watcher never caught the runtime's image:\n{report}"
+    );
+    assert_sealed(&report, "exec of #!/proc/self/exe");
+    assert!(
+        std::fs::read(&bin).unwrap() == before,
+        "{} changed",
+        bin.display()
+    );
+    env.finish();
+}
