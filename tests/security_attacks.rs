@@ -242,3 +242,58 @@ fn exe_unwrap_through_proc_self_exe() {
     );
     env.finish();
 }
+
+/// Unmounts the read-only install dir however the test ends.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A runtime installed in a read-only bind mount is not thereby sealed:
+/// anyone with CAP_SYS_ADMIN in that mount namespace (here the test itself,
+/// as a container configured without a mount namespace would be) clones the
+/// mount and clears the flag on the clone. The init must run from an image
+/// nobody can unwrap, and the attack from the host namespace must fail.
+#[test]
+fn exe_unwrap_readonly_install() {
+    let env = Env::new("unwrap-roinst");
+    let dir = env.subdir("install");
+    let installed = dir.join("runtime");
+    std::fs::copy(runtime(), &installed).unwrap();
+    let bind =
+        |flags| nix::mount::mount(Some(&dir), &dir, None::<&str>, flags, None::<&str>).unwrap();
+    use nix::mount::MsFlags;
+    bind(MsFlags::MS_BIND);
+    let _guard = Unmount(dir.clone());
+    bind(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY);
+    let before = std::fs::read(&installed).unwrap();
+    let bundle = env.bundle_args(&["sleep", "1000"]);
+    let id = env.id();
+    let mut cmd = std::process::Command::new(&installed);
+    cmd.arg("--root")
+        .arg(&env.root)
+        .args(["create", "--bundle", bundle.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null());
+    env.rt_to_files(cmd, &bundle).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    let o = run_piped(
+        {
+            let mut c = std::process::Command::new(unwrap_helper());
+            c.arg(&exe);
+            c
+        },
+        None,
+        CMD_TIMEOUT,
+    );
+    assert_sealed(&o.stdout, "init of a runtime on a read-only bind");
+    env.rt(&["delete", "--force", &id]).ok();
+    assert!(
+        std::fs::read(&installed).unwrap() == before,
+        "installed runtime changed"
+    );
+    env.finish();
+}
