@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// Every capability this host grants (CAP_SYS_RESOURCE is not in its bounding
 /// set): the attacker has CAP_SYS_ADMIN and no user namespace.
@@ -51,35 +50,15 @@ const ALL_CAPS: &[&str] = &[
     "CAP_AUDIT_READ",
 ];
 
-/// The attack helper (tests/security/unwrap_exe.c), built once, statically.
-fn unwrap_helper() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/security/unwrap_exe.c");
-        let out = PathBuf::from(format!("/tmp/cellos-unwrap-exe-{}", std::process::id()));
-        let st = std::process::Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .expect("run gcc");
-        assert!(st.success(), "gcc {}", src.display());
-        out
-    })
-}
-
-/// A private copy of the fixture rootfs, writable, with the attack helper in it.
+/// A writable copy of the fixture rootfs with the attack helper in it.
 fn attack_rootfs(env: &Env) -> PathBuf {
-    let rootfs = env.subdir("rootfs").join("rootfs");
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(fixture_rootfs())
-        .arg(&rootfs)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let rootfs = copy_fixture_rootfs(env);
     std::fs::copy(unwrap_helper(), rootfs.join("bin/unwrap_exe")).unwrap();
     rootfs
+}
+
+fn unwrap_helper() -> PathBuf {
+    c_helper("unwrap_exe")
 }
 
 fn all_caps(c: &mut serde_json::Value) {
@@ -267,7 +246,7 @@ fn exe_unwrap_readonly_install() {
         |flags| nix::mount::mount(Some(&dir), &dir, None::<&str>, flags, None::<&str>).unwrap();
     use nix::mount::MsFlags;
     bind(MsFlags::MS_BIND);
-    let _guard = Unmount(dir.clone());
+    let guard = Unmount(dir.clone());
     bind(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY);
     let before = std::fs::read(&installed).unwrap();
     let bundle = env.bundle_args(&["sleep", "1000"]);
@@ -295,5 +274,6 @@ fn exe_unwrap_readonly_install() {
         std::fs::read(&installed).unwrap() == before,
         "installed runtime changed"
     );
+    drop(guard);
     env.finish();
 }

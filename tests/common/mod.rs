@@ -783,3 +783,35 @@ pub fn inherit_fd(cmd: &mut Command, src: i32, target: i32) {
         });
     }
 }
+
+/// A private, writable copy of the fixture rootfs, for tests that plant files in the image.
+pub fn copy_fixture_rootfs(env: &Env) -> PathBuf {
+    let rootfs = env.subdir("rootfs").join("rootfs");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(fixture_rootfs())
+        .arg(&rootfs)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp -a {}", fixture_rootfs().display());
+    rootfs
+}
+
+/// tests/security/<name>.c compiled statically (once per test process), to
+/// be copied into a rootfs.
+pub fn c_helper(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let out = PathBuf::from(format!("/tmp/cellos-{name}-{}", std::process::id()));
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.insert(name.to_string()) {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/security/{name}.c"));
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("run gcc");
+        assert!(st.success(), "gcc {}", src.display());
+    }
+    out
+}
