@@ -118,14 +118,51 @@ pub fn check_cwd_not_in_proc(cwd: &Path, root: Option<&Path>, what: &str) -> Res
     Ok(())
 }
 
+/// Files of the image that the runtime creates or mounts procfs/sysfs on
+/// must not be symlinks: a symlink there redirects the runtime's own
+/// mounts and writes (CVE-2025-31133 with /dev/null, CVE-2025-52565 with
+/// /dev/console, CVE-2025-52881 with /proc). libcontainer refuses these
+/// too, but with debug text; this names the file.
+fn check_image_symlinks(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mounted = |dest: &str| mounts.iter().any(|m| m.destination() == Path::new(dest));
+    let mut watched: Vec<PathBuf> = mounts
+        .iter()
+        .filter(|m| matches!(m.typ().as_deref(), Some("proc" | "sysfs")))
+        .map(|m| m.destination().clone())
+        .collect();
+    if !mounted("/dev") {
+        for dev in [
+            "null", "zero", "full", "random", "urandom", "tty", "console",
+        ] {
+            watched.push(Path::new("/dev").join(dev));
+        }
+        if !mounted("/dev/pts") {
+            watched.push("/dev/pts/ptmx".into());
+        }
+    }
+    for dest in watched {
+        let file = rootfs.join(dest.strip_prefix("/").unwrap_or(&dest));
+        if let Ok(target) = std::fs::read_link(&file) {
+            return Err(Error::Other(format!(
+                "{}: {} is a symlink in the rootfs (to {}) where the runtime mounts or creates {}: refused",
+                config.display(),
+                file.display(),
+                target.display(),
+                dest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Validation against hostile images and configs (one call from `prepare`).
 fn check_hostile_paths(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
     if let Some(p) = spec.process() {
         let what = format!("{}: process.cwd", config.display());
         check_cwd_not_in_proc(p.cwd(), Some(rootfs), &what)?;
     }
-    let _ = config;
-    Ok(())
+    check_image_symlinks(spec, rootfs, config)
 }
 
 /// Load the bundle's config ourselves, so that bad input gets a clear
