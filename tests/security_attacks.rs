@@ -279,3 +279,65 @@ fn exe_unwrap_readonly_install() {
     drop(guard);
     env.finish();
 }
+
+/// A runtime installed on a filesystem without write support (squashfs)
+/// skips the re-exec, and that is safe: cloning its mount and clearing
+/// the read-only flag leaves the superblock read-only.
+#[test]
+fn exe_on_squashfs_is_sealed_as_installed() {
+    if std::process::Command::new("mksquashfs")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: mksquashfs (squashfs-tools) is not installed");
+        return;
+    }
+    let env = Env::new("unwrap-squash");
+    let src = env.subdir("squash-src");
+    std::fs::copy(runtime(), src.join("runtime")).unwrap();
+    let image = env.dir.join("runtime.squashfs");
+    let st = std::process::Command::new("mksquashfs")
+        .arg(&src)
+        .arg(&image)
+        .args(["-quiet", "-noappend"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mksquashfs");
+    let dir = env.subdir("squash-mnt");
+    let st = std::process::Command::new("mount")
+        .args(["-t", "squashfs", "-o", "loop,ro"])
+        .arg(&image)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount squashfs");
+    let guard = Unmount(dir.clone());
+    let installed = dir.join("runtime");
+    let bundle = env.bundle_args(&["sleep", "1000"]);
+    let id = env.id();
+    let mut cmd = std::process::Command::new(&installed);
+    cmd.arg("--root")
+        .arg(&env.root)
+        .args(["create", "--bundle", bundle.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null());
+    env.rt_to_files(cmd, &bundle).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    if is_control() {
+        println!("control runtime: it may re-exec from a copy; only the attack is checked");
+    } else {
+        assert_eq!(
+            std::fs::read_link(&exe).unwrap(),
+            installed,
+            "the init did not run from the squashfs as installed"
+        );
+    }
+    let mut c = std::process::Command::new(unwrap_helper());
+    c.arg(&exe);
+    let o = run_piped(c, None, CMD_TIMEOUT);
+    assert_sealed(&o.stdout, "init of a runtime on squashfs");
+    env.rt(&["delete", "--force", &id]).ok();
+    drop(guard);
+    env.finish();
+}
