@@ -53,12 +53,12 @@ const ALL_CAPS: &[&str] = &[
 /// A writable copy of the fixture rootfs with the attack helper in it.
 fn attack_rootfs(env: &Env) -> PathBuf {
     let rootfs = copy_fixture_rootfs(env);
-    std::fs::copy(unwrap_helper(), rootfs.join("bin/unwrap_exe")).unwrap();
+    std::fs::copy(unwrap_helper(env), rootfs.join("bin/unwrap_exe")).unwrap();
     rootfs
 }
 
-fn unwrap_helper() -> PathBuf {
-    c_helper("unwrap_exe")
+fn unwrap_helper(env: &Env) -> PathBuf {
+    c_helper(env, "unwrap_exe")
 }
 
 fn all_caps(c: &mut serde_json::Value) {
@@ -263,7 +263,7 @@ fn exe_unwrap_readonly_install() {
     let exe = format!("/proc/{pid}/exe");
     let o = run_piped(
         {
-            let mut c = std::process::Command::new(unwrap_helper());
+            let mut c = std::process::Command::new(unwrap_helper(&env));
             c.arg(&exe);
             c
         },
@@ -333,7 +333,7 @@ fn exe_on_squashfs_is_sealed_as_installed() {
             "the init did not run from the squashfs as installed"
         );
     }
-    let mut c = std::process::Command::new(unwrap_helper());
+    let mut c = std::process::Command::new(unwrap_helper(&env));
     c.arg(&exe);
     let o = run_piped(c, None, CMD_TIMEOUT);
     assert_sealed(&o.stdout, "init of a runtime on squashfs");

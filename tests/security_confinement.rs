@@ -258,7 +258,7 @@ fn no_new_privileges_across_setuid() {
     let env = Env::new("nnpsuid");
     let rootfs = copy_fixture_rootfs(&env);
     let suid = rootfs.join("bin/suid-ids");
-    std::fs::copy(c_helper("ids"), &suid).unwrap();
+    std::fs::copy(c_helper(&env, "ids"), &suid).unwrap();
     std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();
     std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let run = |nnp: bool| {

@@ -797,13 +797,11 @@ pub fn copy_fixture_rootfs(env: &Env) -> PathBuf {
     rootfs
 }
 
-/// tests/security/<name>.c compiled statically (once per test process), to
-/// be copied into a rootfs.
-pub fn c_helper(name: &str) -> PathBuf {
-    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let out = PathBuf::from(format!("/tmp/cellos-{name}-{}", std::process::id()));
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if built.insert(name.to_string()) {
+/// tests/security/<name>.c compiled statically into the test's dir (gone
+/// with it), to be copied into a rootfs or run against a container.
+pub fn c_helper(env: &Env, name: &str) -> PathBuf {
+    let out = env.dir.join(format!("helper-{name}"));
+    if !out.exists() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/security/{name}.c"));
         let st = Command::new("gcc")
             .args(["-static", "-O2", "-o"])
