@@ -7,6 +7,8 @@ APT_PACKAGES := busybox-static libseccomp-dev libc6-dev pkg-config runc crun
 # What the end-to-end suite (tests/e2e) drives: the engines and their helpers.
 TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4netns uidmap \
 	bubblewrap jq procps bsdutils python3 python3-grpcio
+# The security tests compile static C attack helpers and build a squashfs.
+TEST_APT_PACKAGES += gcc libc6-dev squashfs-tools
 TARGET_DIR := target/x86_64-unknown-linux-gnu
 DEBUG_BIN := $(TARGET_DIR)/debug/cellos-runtime
 RELEASE_BIN := $(TARGET_DIR)/release/cellos-runtime

@@ -101,6 +101,118 @@ fn image_passwd(spec: &Spec, bundle: &Path, rootfs: &Path) -> Option<String> {
     }
 }
 
+/// Whether `path`, walked through the image's symlinks (absolute targets
+/// restart at `root`, `..` stops there; components that do not exist are
+/// taken literally), passes through one of `dests`.
+fn leads_into(root: &Path, path: &Path, dests: &[&Path]) -> bool {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    fn parts(p: &Path) -> VecDeque<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect()
+    }
+    let mut todo = parts(path);
+    let mut done: Vec<OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            done.pop();
+            continue;
+        }
+        done.push(c);
+        let here: PathBuf = std::iter::once(OsString::from("/"))
+            .chain(done.iter().cloned())
+            .collect();
+        if dests.iter().any(|d| here.starts_with(d)) {
+            return true;
+        }
+        let Ok(target) = std::fs::read_link(root.join(here.strip_prefix("/").unwrap_or(&here)))
+        else {
+            continue;
+        };
+        links += 1;
+        if links > 40 {
+            return false;
+        }
+        done.pop();
+        if target.is_absolute() {
+            done.clear();
+        }
+        for (i, t) in parts(&target).into_iter().enumerate() {
+            todo.insert(i, t);
+        }
+    }
+    false
+}
+
+/// CVE-2024-21626: a cwd in /proc (such as /proc/self/fd/N) names whatever
+/// the runtime's init holds open at the chdir. Nothing legitimate lives
+/// there, so it is refused however it is spelled: `..`, or (with the
+/// image's `root`) symlinks of the image.
+pub fn check_cwd_not_in_proc(cwd: &Path, root: Option<&Path>, what: &str) -> Result<()> {
+    let proc = [Path::new("/proc")];
+    let lexical = leads_into(Path::new("/nonexistent-root"), cwd, &proc);
+    if lexical || root.is_some_and(|r| leads_into(r, cwd, &proc)) {
+        return Err(Error::Other(format!(
+            "{what} {cwd:?} leads into /proc: refused (it could name a file the runtime holds open)"
+        )));
+    }
+    Ok(())
+}
+
+/// Files of the image that the runtime creates or mounts procfs/sysfs on
+/// must not be symlinks: a symlink there redirects the runtime's own
+/// mounts and writes (CVE-2025-31133 with /dev/null, CVE-2025-52565 with
+/// /dev/console, CVE-2025-52881 with /proc). libcontainer refuses these
+/// too, but with debug text; this names the file.
+fn check_image_symlinks(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mounted = |dest: &str| mounts.iter().any(|m| m.destination() == Path::new(dest));
+    let mut watched: Vec<PathBuf> = mounts
+        .iter()
+        .filter(|m| matches!(m.typ().as_deref(), Some("proc" | "sysfs")))
+        .map(|m| m.destination().clone())
+        .collect();
+    if !mounted("/dev") {
+        for dev in [
+            "null", "zero", "full", "random", "urandom", "tty", "console",
+        ] {
+            watched.push(Path::new("/dev").join(dev));
+        }
+        if !mounted("/dev/pts") {
+            watched.push("/dev/pts/ptmx".into());
+        }
+    }
+    for dest in watched {
+        let file = rootfs.join(dest.strip_prefix("/").unwrap_or(&dest));
+        if let Ok(target) = std::fs::read_link(&file) {
+            return Err(Error::Other(format!(
+                "{}: {} is a symlink in the rootfs (to {}) where the runtime mounts or creates {}: refused",
+                config.display(),
+                file.display(),
+                target.display(),
+                dest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Validation against hostile images and configs (one call from `prepare`).
+fn check_hostile_paths(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
+    if let Some(p) = spec.process() {
+        let what = format!("{}: process.cwd", config.display());
+        check_cwd_not_in_proc(p.cwd(), Some(rootfs), &what)?;
+    }
+    check_image_symlinks(spec, rootfs, config)
+}
+
 /// Load the bundle's config ourselves, so that bad input gets a clear
 /// line. When libcontainer needs it changed (our defaults, mount options
 /// it lacks), it gets a patched copy; otherwise the caller's own bundle,
@@ -145,6 +257,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     }
     check_cwd(&spec, &rootfs, &config)?;
     check_user_ids(&spec, &config)?;
+    check_hostile_paths(&spec, &rootfs, &config)?;
     let mut patched = false;
     let mut home_set = false;
     // libcontainer would look HOME up with getpwuid inside the container,

@@ -29,6 +29,7 @@ const MFD_EXEC: libc::c_uint = 0x0010;
 pub enum Sealed {
     ReadOnlyBind,
     Memfd,
+    ReadOnlyFs,
 }
 
 fn exe_is_sealed_memfd(exe: &File) -> bool {
@@ -43,17 +44,62 @@ fn exe_is_on_readonly_mount(exe: &File) -> bool {
         .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Whether the running image is already sealed, and how. An image on a
-/// read-only mount counts: a write through /proc/<pid>/exe fails with EROFS
-/// and nobody inside a container can remount it. That covers our own
-/// re-exec and also a binary installed on a read-only filesystem, which then
-/// pays nothing at all.
+/// Filesystems that have no write support at all: no flag to clear.
+const READONLY_BY_NATURE: &[i64] = &[
+    0x7371_7368, // squashfs
+    0xE0F5_E1E2, // erofs
+    0x9660,      // iso9660
+    0x28cd_3d45, // cramfs
+];
+
+fn exe_is_on_readonly_fs(exe: &File) -> bool {
+    nix::sys::statfs::fstatfs(exe)
+        .is_ok_and(|s| READONLY_BY_NATURE.contains(&{ s.filesystem_type().0 }))
+}
+
+/// Whether nobody, not even root with CAP_SYS_ADMIN in our mount namespace,
+/// can clone the image's mount and clear the read-only flag on the clone.
+/// Our own detached bind was dissolved when its fd closed at the re-exec, so
+/// it belongs to no namespace and open_tree refuses it (EINVAL). A read-only
+/// bind of an install dir in a namespace is cloned fine: unwrappable.
+fn exe_mount_is_unreachable(exe: &File) -> bool {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: open_tree on an fd we own and an empty C string; any fd it
+    // returns is owned (and so closed) right away.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            exe.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    if ret >= 0 {
+        drop(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) });
+        return false;
+    }
+    nix::Error::last() == nix::Error::EINVAL
+}
+
+/// Whether the running image is already sealed, and how: a write-sealed
+/// memfd, a filesystem without write support (squashfs, erofs, ...: a
+/// binary installed there pays nothing), or a read-only mount that no
+/// namespace holds any more (our own re-exec). A read-only bind mount of
+/// the install dir does not count: anyone with CAP_SYS_ADMIN in its mount
+/// namespace (a container configured without one, for instance) can clone
+/// it and clear the flag on the clone.
 pub fn sealed() -> Option<Sealed> {
     let exe = File::open("/proc/self/exe").ok()?;
     if exe_is_sealed_memfd(&exe) {
         return Some(Sealed::Memfd);
     }
-    exe_is_on_readonly_mount(&exe).then_some(Sealed::ReadOnlyBind)
+    if !exe_is_on_readonly_mount(&exe) {
+        return None;
+    }
+    if exe_is_on_readonly_fs(&exe) {
+        return Some(Sealed::ReadOnlyFs);
+    }
+    exe_mount_is_unreachable(&exe).then_some(Sealed::ReadOnlyBind)
 }
 
 /// True in the image we re-executed into (a detached mount shows as "/",
@@ -66,6 +112,11 @@ pub fn reexecuted() -> bool {
 /// Re-exec from a sealed image unless already sealed. Returns only when sealed.
 pub fn ensure_sealed() -> Result<()> {
     if sealed().is_some() {
+        return Ok(());
+    }
+    // Our own detached read-only image, where `sealed` cannot tell (open_tree
+    // refused for want of CAP_SYS_ADMIN): never re-exec in a loop.
+    if reexecuted() && File::open("/proc/self/exe").is_ok_and(|f| exe_is_on_readonly_mount(&f)) {
         return Ok(());
     }
     let (fd, how) = match readonly_bind_image() {

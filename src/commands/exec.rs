@@ -249,6 +249,9 @@ pub fn run(g: &Global, args: Exec) -> Status {
     if args.apparmor.is_some() {
         bail!("exec: --apparmor is not supported for exec");
     }
+    if let Some(cwd) = &args.cwd {
+        crate::bundle::check_cwd_not_in_proc(cwd, None, "exec: --cwd")?;
+    }
     crate::seal::ensure_sealed()?;
     let rt = g.runtime()?;
     let container = rt.load(&args.container_id)?;

@@ -783,3 +783,33 @@ pub fn inherit_fd(cmd: &mut Command, src: i32, target: i32) {
         });
     }
 }
+
+/// A private, writable copy of the fixture rootfs, for tests that plant files in the image.
+pub fn copy_fixture_rootfs(env: &Env) -> PathBuf {
+    let rootfs = env.subdir("rootfs").join("rootfs");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(fixture_rootfs())
+        .arg(&rootfs)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp -a {}", fixture_rootfs().display());
+    rootfs
+}
+
+/// tests/security/<name>.c compiled statically into the test's dir (gone
+/// with it), to be copied into a rootfs or run against a container.
+pub fn c_helper(env: &Env, name: &str) -> PathBuf {
+    let out = env.dir.join(format!("helper-{name}"));
+    if !out.exists() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/security/{name}.c"));
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("run gcc");
+        assert!(st.success(), "gcc {}", src.display());
+    }
+    out
+}
