@@ -34,9 +34,12 @@ const HOST_ETC_ENTRIES: &[&str] = &[
     "/etc/alternatives",
 ];
 
-const RO_BIND: &[&str] = &["rbind", "ro", "nosuid", "nodev"];
+// `ro` alone only covers the top mount of an rbind: every submount the host
+// has below a read-only directory would stay writable. `rro` makes the whole
+// tree read-only (mount_setattr with AT_RECURSIVE; runc >= 1.1, crun, ours).
+const RO_BIND: &[&str] = &["rbind", "ro", "rro", "nosuid", "nodev"];
 const RW_BIND: &[&str] = &["rbind", "rw", "nosuid", "nodev"];
-const RO_FILE_BIND: &[&str] = &["bind", "ro", "nosuid", "nodev"];
+const RO_FILE_BIND: &[&str] = &["bind", "ro", "rro", "nosuid", "nodev"];
 
 /// What a host system entry is, as far as the cell is concerned.
 pub(crate) enum HostEntry {
@@ -153,7 +156,8 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
     if net_unshared {
         m.push(special("/sys", "sysfs", &sys_opts)?);
     } else {
-        let opts = ["rbind", "nosuid", "noexec", "nodev", "ro"];
+        // The host's /sys carries its cgroup hierarchies as submounts.
+        let opts = ["rbind", "nosuid", "noexec", "nodev", "ro", "rro"];
         m.push(mount(Path::new("/sys"), "bind", Path::new("/sys"), &opts)?);
     }
 

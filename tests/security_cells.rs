@@ -1,0 +1,258 @@
+//! Attacks by a cell's job on the host (issue 9, "cells get the same
+//! treatment"). Each test performs the attack against the real binaries and
+//! asserts that it fails and that the host is unchanged. Where the cell can
+//! also be run by Debian's runc (the `oci` backend), that run is the control.
+
+mod cellcommon;
+
+use cellcommon::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
+
+/// The backends a cell runs on: ours in process, and runc as the control.
+fn backends() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    vec![
+        ("stub", vec![NOOP]),
+        (
+            "runc",
+            vec![
+                NOOP,
+                ("CELLOS_CELL_BACKEND", "oci"),
+                ("CELLOS_OCI_RUNTIME", RUNC),
+            ],
+        ),
+    ]
+}
+
+/// A host cgroup v1 directory of the test's own, removed on drop.
+struct HostCgroup(PathBuf);
+
+impl HostCgroup {
+    fn new(controller: &str, ctx: &Ctx) -> HostCgroup {
+        let p = Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(format!("cellos-ct-host-{}", ctx.marker().replace('.', "-")));
+        std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        HostCgroup(p)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A tmpfs mounted on `dir`, detached on drop.
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn tmpfs(dir: &Path) -> HostMount {
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=1m",
+                "cellos-ct",
+                dir.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount tmpfs on {}", dir.display());
+        HostMount(dir.to_path_buf())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap()).unwrap();
+        // SAFETY: umount2 on a NUL-terminated path we mounted.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Shell that prints `WROTE <f>` or `refused <f>` for each write attempt.
+fn try_writes(writes: &[(String, String)]) -> String {
+    writes
+        .iter()
+        .map(|(f, v)| {
+            format!("if printf '%s' '{v}' > {f} 2>/dev/null; then echo WROTE {f}; else echo refused {f}; fi; ")
+        })
+        .collect()
+}
+
+/// Mount points at or below `top` (field 5 of the cell's mountinfo) whose
+/// per-mount options (field 6) lack `ro`, as printed by [`MOUNTS_SCRIPT`].
+/// Of mounts stacked on one point only the last, the one on top, counts:
+/// a covered mount cannot be reached.
+fn writable_mounts_under(stdout: &str, top: &str) -> Vec<String> {
+    let mut on_top: Vec<(&str, &str)> = Vec::new();
+    for (point, opts) in stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("MOUNT "))
+        .filter_map(|l| l.split_once(' '))
+    {
+        on_top.retain(|(p, _)| *p != point);
+        on_top.push((point, opts));
+    }
+    on_top
+        .into_iter()
+        .filter(|(point, _)| *point == top || point.starts_with(&format!("{top}/")))
+        .filter(|(_, opts)| !opts.split(',').any(|o| o == "ro"))
+        .map(|(point, opts)| format!("{point} ({opts})"))
+        .collect()
+}
+
+/// Prints `MOUNT <point> <options>` for every mount the cell sees.
+const MOUNTS_SCRIPT: &str = "awk '{print \"MOUNT \" $5 \" \" $6}' /proc/self/mountinfo; ";
+
+/// Finding 7: with `authority.network` the cell gets the host's /sys as a
+/// bind; every submount under it (the host's cgroup hierarchies) must be
+/// read-only too, for uid 0 without capabilities.
+#[test]
+fn host_sys_is_read_only_all_the_way_down() {
+    let ctx = Ctx::new("secsysro");
+    let freezer = HostCgroup::new("freezer", &ctx);
+    let memory = HostCgroup::new("memory", &ctx);
+    let watched = [
+        (
+            PathBuf::from("/sys/fs/cgroup/pids/cgroup.clone_children"),
+            String::new(),
+        ),
+        (freezer.file("freezer.state"), "FROZEN".to_string()),
+        (memory.file("memory.limit_in_bytes"), "12345678".to_string()),
+        (memory.file("cgroup.clone_children"), String::new()),
+    ];
+    // The value written to clone_children is the one it has: should the
+    // write go through, the host is not harmed.
+    let watched: Vec<(PathBuf, String)> = watched
+        .into_iter()
+        .map(|(f, v)| {
+            let cur = std::fs::read_to_string(&f).unwrap();
+            let v = if v.is_empty() {
+                cur.trim().to_string()
+            } else {
+                v
+            };
+            (f, v)
+        })
+        .collect();
+    let writes: Vec<(String, String)> = watched
+        .iter()
+        .map(|(f, v)| (f.display().to_string(), v.clone()))
+        .collect();
+    let before: Vec<String> = watched
+        .iter()
+        .map(|(f, _)| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let script = format!(
+        "{}{MOUNTS_SCRIPT}grep ^Cap /proc/self/status; id -u",
+        try_writes(&writes)
+    );
+    let mut spec = sh_cell(&ctx.id("sys"), &script);
+    set(&mut spec, "/spec/authority/network", json!(true));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        let out = ctx.supervise(&f, &env);
+        out.ok();
+        assert!(out.stdout.contains("CapEff:\t0000000000000000"), "{out}");
+        assert!(
+            out.stdout.trim_end().ends_with("\n0"),
+            "runs as uid 0: {out}"
+        );
+        for (file, _) in &writes {
+            assert!(
+                out.stdout.contains(&format!("refused {file}\n")),
+                "[{name}] writing the host's {file} must fail:\n{out}"
+            );
+        }
+        let writable = writable_mounts_under(&out.stdout, "/sys");
+        assert!(
+            writable.is_empty(),
+            "[{name}] mounts under /sys not read-only: {writable:?}\n{out}"
+        );
+        assert!(out.stdout.contains("MOUNT /sys/fs/cgroup/pids "), "{out}");
+        let after: Vec<String> = watched
+            .iter()
+            .map(|(f, _)| std::fs::read_to_string(f).unwrap())
+            .collect();
+        assert_eq!(before, after, "[{name}] a host cgroup file changed");
+    }
+    // run --cell takes the same path.
+    let out = ctx.run_cell(&f, &[NOOP]);
+    out.ok();
+    assert!(
+        writable_mounts_under(&out.stdout, "/sys").is_empty(),
+        "{out}"
+    );
+    drop((freezer, memory));
+    ctx.finish();
+}
+
+/// Every host directory a cell gets read-only (the system view, /etc's
+/// files, readOnlyPaths grants) is read-only in every submount too: a
+/// mount below a granted directory must not become a way to write the host.
+#[test]
+fn read_only_host_dirs_are_read_only_in_every_submount() {
+    let ctx = Ctx::new("secrro");
+    let grant = ctx.dir("rogrant");
+    let sub = grant.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let mnt = HostMount::tmpfs(&sub);
+    std::fs::write(sub.join("host.txt"), "host\n").unwrap();
+    let target = sub.join("host.txt");
+    let script = format!(
+        "{}{MOUNTS_SCRIPT}",
+        try_writes(&[
+            (target.display().to_string(), "pwned".to_string()),
+            (sub.join("new.txt").display().to_string(), "x".to_string()),
+        ])
+    );
+    let mut spec = sh_cell(&ctx.id("rro"), &script);
+    set(&mut spec, "/spec/authority/readOnlyPaths", json!([grant]));
+    set(&mut spec, "/spec/run/workingDirectory", json!("/work"));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        let out = ctx.supervise(&f, &env);
+        out.ok();
+        assert!(
+            out.stdout
+                .contains(&format!("refused {}\n", target.display())),
+            "[{name}] the submount of a read-only grant is writable:\n{out}"
+        );
+        let mut writable = Vec::new();
+        for top in [
+            "/usr",
+            "/bin",
+            "/sbin",
+            "/lib",
+            "/lib64",
+            "/etc",
+            "/sys",
+            grant.to_str().unwrap(),
+        ] {
+            writable.extend(writable_mounts_under(&out.stdout, top));
+        }
+        assert!(
+            writable.is_empty(),
+            "[{name}] read-only host dirs with writable mounts: {writable:?}\n{out}"
+        );
+        assert!(
+            out.stdout.contains(&format!("MOUNT {} ", sub.display())),
+            "[{name}] the submount is visible in the cell:\n{out}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "host\n");
+    assert!(!sub.join("new.txt").exists());
+    drop(mnt);
+    ctx.finish();
+}
