@@ -256,3 +256,155 @@ fn read_only_host_dirs_are_read_only_in_every_submount() {
     drop(mnt);
     ctx.finish();
 }
+
+/// A writable grant holding `run`, a symlink that a host process flips
+/// between an allowed script in the grant and /usr/bin/touch (outside the
+/// allowed prefix, which is the grant). The host check sees one target, the
+/// exec may see the other: only an in-cell check on the executed file
+/// itself keeps touch from ever running.
+#[test]
+fn argv0_swapped_between_host_check_and_exec_never_runs() {
+    let ctx = Ctx::new("secargv0race");
+    let grant = ctx.dir("tools");
+    write_script(&grant.join("good"), "exit 0");
+    let run = grant.join("run");
+    std::os::unix::fs::symlink("good", &run).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, grant) = (stop.clone(), grant.clone());
+        std::thread::spawn(move || {
+            let mut flips = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let target = if flips.is_multiple_of(2) {
+                    "/usr/bin/touch"
+                } else {
+                    "good"
+                };
+                let tmp = grant.join(".run-next");
+                let _ = std::fs::remove_file(&tmp);
+                let _ = std::os::unix::fs::symlink(target, &tmp);
+                let _ = std::fs::rename(&tmp, grant.join("run"));
+                flips += 1;
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            }
+            flips
+        })
+    };
+    let prefix = grant.to_str().unwrap().to_string();
+    let env_policy = ("CELLOS_RUN_ARGV0_ALLOW_PREFIXES", prefix.as_str());
+    let mut ran_evil = Vec::new();
+    let mut odd = Vec::new();
+    let (mut past_host, mut samples) = (0, Vec::new());
+    let mut codes = std::collections::BTreeMap::new();
+    let attempts = 24;
+    for i in 0..attempts {
+        let marker = grant.join(format!("touched-{i}"));
+        let mut spec = cell(
+            &ctx.id("race"),
+            &[run.to_str().unwrap(), marker.to_str().unwrap()],
+        );
+        set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
+        let f = ctx.spec_file(&spec);
+        let out = match i % 3 {
+            0 => ctx.supervise(&f, &[NOOP, env_policy]),
+            1 => ctx.run_cell(&f, &[NOOP, env_policy]),
+            _ => ctx.supervise(&f, &[NOOP, env_policy, ("CELLOS_CELL_BACKEND", "oci")]),
+        };
+        *codes.entry(out.code).or_insert(0) += 1;
+        if out.code == 0 || out.stderr.contains("inside the cell") {
+            past_host += 1;
+            if out.code != 0 && samples.len() < 2 {
+                samples.push(out.stderr.clone());
+            }
+        }
+        if marker.exists() {
+            ran_evil.push(format!("attempt {i} (exit {}): {}", out.code, out.stderr));
+        } else if out.code != 0 && out.code != 125 {
+            // Without the fd-based exec even the allowed script can be
+            // swapped under its interpreter (sh then reads touch's ELF).
+            odd.push(format!("attempt {i}: {out}"));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flips = flipper.join().unwrap();
+    println!(
+        "{attempts} attempts, {flips} flips, exit codes {codes:?}, {past_host} past the host check"
+    );
+    println!("in-cell refusals, e.g.: {samples:?}");
+    assert!(
+        ran_evil.is_empty(),
+        "/usr/bin/touch, outside the allowed prefix, ran:\n{}",
+        ran_evil.join("\n")
+    );
+    assert!(
+        odd.is_empty(),
+        "expected the allowed script (0) or a refusal (125):\n{}",
+        odd.join("\n")
+    );
+    // Some attempts got past the host check, so the race was really run.
+    assert!(
+        past_host > 0,
+        "every attempt was refused on the host: {codes:?}"
+    );
+    ctx.finish();
+}
+
+/// The in-cell check on its own, deterministic: a bundle carrying the
+/// policy annotation whose argv[0] is allowed by name but, inside the cell,
+/// is a symlink to a program outside the prefixes. No host check runs
+/// here (plain `cellos-runtime run` of the bundle); the runtime must refuse.
+#[test]
+fn the_argv0_policy_is_enforced_inside_the_cell() {
+    let ctx = Ctx::new("secargv0cell");
+    let rootfs = ctx.rootfs_copy();
+    let grant = ctx.dir("grant");
+    write_script(&rootfs.join("usr/bin/good"), "touch \"$1\"");
+    write_script(&rootfs.join("sbin/something"), "touch \"$1\"");
+    std::os::unix::fs::symlink("/sbin/something", rootfs.join("usr/bin/evil")).unwrap();
+    let root = ctx.state.join("bundle-root");
+    ctx.track_root(&root);
+    for (argv0, allowed) in [("/usr/bin/good", true), ("/usr/bin/evil", false)] {
+        let marker = grant.join(format!("ran-{}", ctx.marker()));
+        let mut spec = cell(&ctx.id("incell"), &[argv0, marker.to_str().unwrap()]);
+        set(&mut spec, "/spec/rootfs", json!(rootfs));
+        set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
+        let bundle = ctx.tmp.join(format!("bundle-{}", ctx.marker()));
+        let mut convert = ctx.command(RUNTIME, &[]);
+        convert
+            .args(["convert", "--bundle"])
+            .arg(&bundle)
+            .arg(ctx.spec_file(&spec));
+        run(convert).ok();
+        let config = bundle.join("config.json");
+        let mut oci = oci_spec::runtime::Spec::load(&config).unwrap();
+        let mut ann = std::collections::HashMap::new();
+        ann.insert(
+            "io.cellos.argv0.allow".to_string(),
+            "[\"/usr/bin\"]".to_string(),
+        );
+        oci.set_annotations(Some(ann));
+        oci.save(&config).unwrap();
+        let id = ctx.runc_id("incell");
+        let mut cmd = ctx.command(RUNTIME, &[]);
+        cmd.arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle"])
+            .arg(&bundle)
+            .arg(&id);
+        let out = run(cmd);
+        if allowed {
+            out.ok();
+            assert!(marker.exists(), "the allowed program must run:\n{out}");
+        } else {
+            assert_ne!(out.code, 0, "{out}");
+            assert!(
+                out.stderr.contains("\"/sbin/something\"")
+                    && out.stderr.contains("outside the allowed prefixes"),
+                "the refusal names the real path:\n{out}"
+            );
+            assert!(!marker.exists(), "the disallowed program ran:\n{out}");
+        }
+        std::fs::remove_dir_all(&bundle).unwrap();
+    }
+    ctx.finish();
+}

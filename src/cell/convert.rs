@@ -17,6 +17,7 @@ use oci_spec::runtime::{
     RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
+use super::argv0::{ARGV0_ALLOW_ANNOTATION, Argv0Allow};
 use super::error::CellError;
 use super::model::{Cell, Resources};
 use super::mounts::{HostEntry, build_mounts, host_system_entries};
@@ -55,6 +56,9 @@ pub struct ConvertOptions {
     pub namespaces: Vec<Namespace>,
     /// Copied into `linux.cgroupsPath`.
     pub cgroups_path: Option<String>,
+    /// Written as the `io.cellos.argv0.allow` annotation, which our
+    /// executor enforces inside the cell on the file it executes.
+    pub argv0_allow: Option<Argv0Allow>,
 }
 
 impl Default for ConvertOptions {
@@ -63,6 +67,7 @@ impl Default for ConvertOptions {
         ConvertOptions {
             namespaces: vec![Mount, Pid, Net, Ipc, Uts, Cgroup],
             cgroups_path: None,
+            argv0_allow: None,
         }
     }
 }
@@ -103,7 +108,11 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
         .contains(&Namespace::Uts)
         .then(|| "cell".to_string());
     spec.set_hostname(hostname);
-    spec.set_annotations(None);
+    spec.set_annotations(opts.argv0_allow.as_ref().map(|p| {
+        [(ARGV0_ALLOW_ANNOTATION.to_string(), p.annotation_value())]
+            .into_iter()
+            .collect()
+    }));
     Ok(spec)
 }
 

@@ -103,6 +103,7 @@ fn cwd_defaults_to_root_without_workdir() {
     let opts = ConvertOptions {
         namespaces: vec![Namespace::Pid],
         cgroups_path: Some("/cellos/build-42".into()),
+        ..Default::default()
     };
     let spec = to_oci_spec(&c, &opts).unwrap();
     assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/"));
@@ -322,6 +323,7 @@ fn convert_time_errors() {
     let opts = ConvertOptions {
         namespaces: vec![Namespace::Pid, Namespace::Net],
         cgroups_path: None,
+        ..Default::default()
     };
     let err = to_oci_spec(&cell(), &opts).unwrap_err();
     assert!(matches!(err, CellError::NeedsMountNamespace));
@@ -404,6 +406,7 @@ fn user_namespace_without_pid_or_ipc_binds_proc() {
         let opts = ConvertOptions {
             namespaces: ns,
             cgroups_path: None,
+            ..Default::default()
         };
         to_oci_spec(&cell(), &opts).unwrap()
     };

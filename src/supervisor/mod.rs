@@ -16,7 +16,7 @@ pub use config::{Backend, Config, Profile};
 pub use events::{EventSink, emit_to};
 pub use policy::{check_argv0, resolve_in_root};
 
-use crate::cell::{Cell, ConvertOptions, write_bundle};
+use crate::cell::{Argv0Allow, Cell, ConvertOptions, write_bundle};
 use backend::Launch;
 use serde_json::json;
 use std::path::Path;
@@ -120,6 +120,7 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     let opts = ConvertOptions {
         namespaces,
         cgroups_path: Some(format!("/cellos-{container_id}")),
+        argv0_allow: cfg.argv0_allow.clone().map(Argv0Allow::new),
     };
     if let Err(e) = write_bundle(cell, &opts, &bundle) {
         let _ = std::fs::remove_dir_all(&bundle);
