@@ -408,3 +408,199 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
     }
     ctx.finish();
 }
+
+/// Without a pid namespace the cell shares the host's pids. It must still
+/// not reach host processes through /proc: their root, cwd, environment,
+/// fds and mount tables, nor the kernel's knobs in /proc.
+#[test]
+fn proc_without_a_pid_namespace_does_not_reach_the_host() {
+    let ctx = Ctx::new("secproc");
+    let host_pid = std::process::id();
+    let knob = "/proc/sys/vm/dirty_background_ratio";
+    let value = std::fs::read_to_string(knob).unwrap();
+    let script = format!(
+        "h={host_pid}; \
+         ls /proc/$h >/dev/null 2>&1 && echo SEES-HOST-PID; \
+         ls /proc/1/root/ >/dev/null 2>&1 && echo ROOT-1; \
+         ls /proc/$h/root/ >/dev/null 2>&1 && echo ROOT-H; \
+         ls /proc/$h/cwd/ >/dev/null 2>&1 && echo CWD-H; \
+         ls /proc/$h/fd/ >/dev/null 2>&1 && echo FD-H; \
+         readlink /proc/$h/fd/0 >/dev/null 2>&1 && echo FDLINK-H; \
+         cat /proc/$h/environ >/dev/null 2>&1 && echo ENVIRON-H; \
+         cat /proc/1/environ >/dev/null 2>&1 && echo ENVIRON-1; \
+         grep -q . /proc/$h/mountinfo 2>/dev/null && echo MOUNTINFO-H; \
+         grep -q . /proc/1/mountinfo 2>/dev/null && echo MOUNTINFO-1; \
+         [ \"$(head -c 16 /proc/kcore 2>/dev/null | wc -c)\" -gt 0 ] && echo KCORE; \
+         echo h 2>/dev/null > /proc/sysrq-trigger && echo SYSRQ; \
+         printf '%s' '{v}' 2>/dev/null > {knob} && echo SYSCTL; \
+         echo done",
+        v = value.trim()
+    );
+    let f = ctx.spec_file(&sh_cell(&ctx.id("proc"), &script));
+    let mut runs = Vec::new();
+    for (name, env) in backends() {
+        let mut env = env.clone();
+        env.push(("CELLOS_SUBPROCESS_UNSHARE", "mnt"));
+        runs.push((format!("{name} mnt"), ctx.supervise(&f, &env)));
+    }
+    runs.push((
+        "run --cell mnt".into(),
+        ctx.run_cell(&f, &[NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt")]),
+    ));
+    // A user namespace without a pid namespace cannot mount its own proc:
+    // it gets the host's /proc as it is, so host pids and their (world
+    // readable) mount tables and fd numbers stay visible there; nothing
+    // else may work.
+    let shared = ctx.supervise(&f, &[NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt,user")]);
+    for (name, out) in &runs {
+        out.ok();
+        assert_eq!(
+            out.stdout, "done\n",
+            "[{name}] reached the host through /proc:\n{out}"
+        );
+    }
+    shared.ok();
+    let reached: Vec<&str> = shared
+        .stdout
+        .lines()
+        .filter(|l| {
+            ![
+                "SEES-HOST-PID",
+                "FD-H",
+                "MOUNTINFO-H",
+                "MOUNTINFO-1",
+                "done",
+            ]
+            .contains(l)
+        })
+        .collect();
+    assert!(
+        reached.is_empty(),
+        "[mnt,user] reached the host: {reached:?}\n{shared}"
+    );
+    assert_eq!(std::fs::read_to_string(knob).unwrap(), value);
+    ctx.finish();
+}
+
+/// /dev holds no block device, and even with CAP_MKNOD granted a block
+/// device made by the job cannot be opened (devices cgroup, nodev /tmp).
+#[test]
+fn dev_gives_no_block_device() {
+    let ctx = Ctx::new("secdev");
+    let disk = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .and_then(|l| l.split(' ').nth(2).map(String::from))
+        .unwrap();
+    let (major, minor) = disk.split_once(':').unwrap();
+    let script = format!(
+        "find /dev -type b | sed 's/^/BLOCK /'; \
+         mknod /dev/cellos-blk b {major} {minor} 2>/dev/null && echo MKNOD-DEV; \
+         head -c 512 /dev/cellos-blk 2>/dev/null | grep -q . && echo READ-DEV; \
+         mknod /tmp/cellos-blk b {major} {minor} 2>/dev/null && echo MKNOD-TMP; \
+         head -c 512 /tmp/cellos-blk 2>/dev/null | grep -q . && echo READ-TMP; \
+         echo done"
+    );
+    for caps in [json!([]), json!(["CAP_MKNOD"])] {
+        let mut spec = sh_cell(&ctx.id("dev"), &script);
+        set(&mut spec, "/spec/authority/capabilities", caps.clone());
+        let f = ctx.spec_file(&spec);
+        for (name, env) in backends() {
+            let out = ctx.supervise(&f, &env);
+            out.ok();
+            let bad: Vec<&str> = out
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("BLOCK") || l.starts_with("READ"))
+                .collect();
+            assert!(bad.is_empty(), "[{name} {caps}] {bad:?}\n{out}");
+            if caps == json!([]) {
+                assert!(
+                    !out.stdout.contains("MKNOD"),
+                    "[{name}] mknod without CAP_MKNOD:\n{out}"
+                );
+            }
+        }
+    }
+    ctx.finish();
+}
+
+/// fds the supervisor inherits (3..9: the host's root, a host directory, a
+/// host file) must not reach the job, neither as open fds nor through
+/// /proc/self/fd/N paths.
+#[test]
+fn inherited_fds_do_not_reach_the_job() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let ctx = Ctx::new("secfds");
+    let secret_dir = ctx.dir("secret");
+    std::fs::write(secret_dir.join("secret.txt"), "host secret\n").unwrap();
+    let opened = [
+        std::fs::File::open("/").unwrap(),
+        std::fs::File::open(&secret_dir).unwrap(),
+        std::fs::File::open(secret_dir.join("secret.txt")).unwrap(),
+        std::fs::File::open("/etc").unwrap(),
+    ];
+    let raw: Vec<i32> = opened.iter().map(|f| f.as_raw_fd()).collect();
+    let script = "for n in 3 4 5 6 7 8 9; do \
+                    [ -e /proc/$$/fd/$n ] && echo OPEN $n $(readlink /proc/$$/fd/$n); \
+                    cat /proc/self/fd/$n/etc/shadow >/dev/null 2>&1 && echo SHADOW $n; \
+                    cat /proc/self/fd/$n/secret.txt 2>/dev/null; \
+                    cat /proc/self/fd/$n 2>/dev/null; \
+                    (cd /proc/self/fd/$n 2>/dev/null && echo CD $n); \
+                  done; echo done";
+    let f = ctx.spec_file(&sh_cell(&ctx.id("fds"), script));
+    let with_fds = |mut cmd: std::process::Command| {
+        let raw = raw.clone();
+        // SAFETY: only dup2 between fork and exec; dup2 clears CLOEXEC on
+        // the copy, so fds 3..9 are inherited like a careless caller's.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Park the originals above 3..9 first: they may sit there.
+                for (i, fd) in raw.iter().enumerate() {
+                    if libc::dup2(*fd, 100 + i as i32) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (i, n) in (3..10).enumerate() {
+                    if libc::dup2(100 + (i % raw.len()) as i32, n) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for i in 0..raw.len() {
+                    libc::close(100 + i as i32);
+                }
+                Ok(())
+            });
+        }
+        run(cmd)
+    };
+    // The control: a host shell started the same way sees the fds.
+    let mut control = std::process::Command::new("/bin/sh");
+    control.args(["-c", script]);
+    let out = with_fds(control);
+    assert!(
+        out.stdout.contains("OPEN 3 /\n"),
+        "the fds were not inherited:\n{out}"
+    );
+    assert!(out.stdout.contains("host secret"), "{out}");
+    let mut outs = Vec::new();
+    for (name, env) in backends() {
+        outs.push((name.to_string(), with_fds(ctx.supervisor_cmd(&f, &env))));
+    }
+    outs.push((
+        "oci cellos".into(),
+        with_fds(ctx.supervisor_cmd(&f, &[NOOP, ("CELLOS_CELL_BACKEND", "oci")])),
+    ));
+    outs.push(("run --cell".into(), with_fds(ctx.run_cell_cmd(&f, &[NOOP]))));
+    for (name, out) in outs {
+        out.ok();
+        assert_eq!(
+            out.stdout, "done\n",
+            "[{name}] an inherited fd reached the job:\n{out}"
+        );
+    }
+    drop(opened);
+    ctx.finish();
+}

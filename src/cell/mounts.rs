@@ -41,6 +41,9 @@ const RO_BIND: &[&str] = &["rbind", "ro", "rro", "nosuid", "nodev"];
 const RW_BIND: &[&str] = &["rbind", "rw", "nosuid", "nodev"];
 const RO_FILE_BIND: &[&str] = &["bind", "ro", "rro", "nosuid", "nodev"];
 
+/// The overflow group; only used as a group the cell is not in.
+const NOGROUP: u32 = 65534;
+
 /// What a host system entry is, as far as the cell is concerned.
 pub(crate) enum HostEntry {
     /// Recreate as a symlink with this target inside the bundle rootfs.
@@ -109,8 +112,23 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
         check_host_path("spec.rootfs", root, true)?;
     }
 
-    if own_proc {
+    if own_proc && namespaces.contains(&Namespace::Pid) {
         m.push(special("/proc", "proc", &["nosuid", "noexec", "nodev"])?);
+    } else if own_proc {
+        // In the host's pid namespace a fresh proc lists every host
+        // process: their fd tables and mount tables are readable to the
+        // same uid without any capability. Show only the processes the cell
+        // could ptrace, i.e. its own (proc's per-mount hidepid, Linux 5.8).
+        // hidepid exempts the group named by gid=, by default 0: that must
+        // be a group the cell's process is not in.
+        let exempt = if spec.run.user.gid == NOGROUP {
+            NOGROUP - 1
+        } else {
+            NOGROUP
+        };
+        let gid = format!("gid={exempt}");
+        let opts = ["nosuid", "noexec", "nodev", "hidepid=invisible", &gid];
+        m.push(special("/proc", "proc", &opts)?);
     } else {
         // The host's pid namespace is the cell's: its /proc shows the same.
         let opts = ["rbind", "nosuid", "noexec", "nodev"];
