@@ -604,3 +604,109 @@ fn inherited_fds_do_not_reach_the_job() {
     drop(opened);
     ctx.finish();
 }
+/// A granted host path that is, or goes through, a symlink would bind the
+/// symlink's target: a job with a writable grant can plant such a symlink
+/// for the next cell. Symlinks inside a grant, and a workspace or rootfs
+/// entry that is a symlink, resolve inside the cell.
+#[test]
+fn symlinks_in_granted_paths_do_not_lead_to_the_host() {
+    let ctx = Ctx::new("secsymlink");
+    // Stand-ins for /etc and /root that the test can afford to see written.
+    let victim = ctx.dir("victim");
+    std::fs::write(victim.join("secret"), "host secret\n").unwrap();
+    let before = snapshot(&victim);
+    let shared = ctx.dir("shared");
+    std::os::unix::fs::symlink(&victim, shared.join("link")).unwrap();
+    let via = ctx.dir("via");
+    std::os::unix::fs::symlink(&victim, via.join("dir")).unwrap();
+    for (field, path) in [
+        ("writablePaths", shared.join("link")),
+        ("readOnlyPaths", shared.join("link")),
+        ("writablePaths", via.join("dir").join("..").join("dir")),
+        ("writablePaths", via.join("dir")),
+    ] {
+        let script = format!(
+            "cat {p}/secret && echo READ; echo x > {p}/planted && echo WROTE",
+            p = path.display()
+        );
+        let mut spec = sh_cell(&ctx.id("grant"), &script);
+        set(
+            &mut spec,
+            &format!("/spec/authority/{field}"),
+            json!([path]),
+        );
+        let f = ctx.spec_file(&spec);
+        for (name, env) in backends() {
+            let out = ctx.supervise(&f, &env);
+            assert!(
+                !out.stdout.contains("READ") && !out.stdout.contains("WROTE"),
+                "[{name}] {field} {} reached its target:\n{out}",
+                path.display()
+            );
+            assert_eq!(out.code, 125, "[{name}] {out}");
+            assert!(
+                out.stderr.contains("symlink") || out.stderr.contains("clean"),
+                "{out}"
+            );
+        }
+        assert_eq!(snapshot(&victim), before, "{field} {}", path.display());
+    }
+    // Symlinks inside a grant resolve in the cell, where /etc is private
+    // and read-only and /root does not exist.
+    let grant = ctx.dir("grant");
+    std::os::unix::fs::symlink("/etc", grant.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/root", grant.join("root")).unwrap();
+    std::os::unix::fs::symlink(&victim, grant.join("victim")).unwrap();
+    let g = grant.display();
+    let script = format!(
+        "cat {g}/etc/shadow >/dev/null 2>&1 && echo SHADOW; \
+         echo x 2>/dev/null > {g}/etc/planted && echo WROTE-ETC; \
+         ls {g}/root/ >/dev/null 2>&1 && echo ROOT; \
+         cat {g}/victim/secret 2>/dev/null && echo VICTIM; \
+         echo done"
+    );
+    let mut spec = sh_cell(&ctx.id("inside"), &script);
+    set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
+    // The workspace path is a symlink to the victim on the host: the
+    // cell's workspace is a fresh tmpfs all the same.
+    let wd = ctx.tmp.join("wdlink");
+    std::os::unix::fs::symlink(&victim, &wd).unwrap();
+    set(&mut spec, "/spec/run/workingDirectory", json!(wd));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        let out = ctx.supervise(&f, &env);
+        out.ok();
+        assert_eq!(
+            out.stdout, "done\n",
+            "[{name}] a symlink in a grant led out:\n{out}"
+        );
+    }
+    assert!(!Path::new("/etc/planted").exists());
+    assert_eq!(snapshot(&victim), before);
+    // A rootfs that is a symlink (here to the host's /) is refused; a
+    // rootfs whose /work is a symlink to /etc gets its tmpfs in the cell.
+    let rootlink = ctx.tmp.join("rootlink");
+    std::os::unix::fs::symlink("/", &rootlink).unwrap();
+    let mut spec = sh_cell(&ctx.id("rootlink"), "cat /etc/shadow && echo SHADOW");
+    set(&mut spec, "/spec/rootfs", json!(rootlink));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        let out = ctx.supervise(&f, &env);
+        assert!(!out.stdout.contains("SHADOW"), "[{name}] {out}");
+        out.refused(&["spec.rootfs", "symlink"]);
+    }
+    let rootfs = ctx.rootfs_copy();
+    std::fs::remove_dir_all(rootfs.join("work")).unwrap();
+    std::os::unix::fs::symlink("/etc", rootfs.join("work")).unwrap();
+    let etc_before = snapshot(&rootfs.join("etc"));
+    let mut spec = sh_cell(&ctx.id("rootwd"), "echo x > planted && pwd");
+    set(&mut spec, "/spec/rootfs", json!(rootfs));
+    set(&mut spec, "/spec/run/workingDirectory", json!("/work"));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        ctx.supervise(&f, &env).ok();
+        assert_eq!(snapshot(&rootfs.join("etc")), etc_before, "[{name}]");
+    }
+    assert!(!Path::new("/etc/planted").exists());
+    ctx.finish();
+}

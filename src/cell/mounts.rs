@@ -247,9 +247,28 @@ fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellErro
         reason,
     };
     match fs::metadata(p) {
-        Ok(meta) if want_dir && !meta.is_dir() => Err(err("is not a directory".into())),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Err(err("does not exist on the host".into())),
-        Err(e) => Err(err(e.to_string())),
+        Ok(meta) if want_dir && !meta.is_dir() => return Err(err("is not a directory".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(err("does not exist on the host".into()));
+        }
+        Err(e) => return Err(err(e.to_string())),
+    }
+    check_no_symlink(p).map_err(err)
+}
+
+/// A bind follows symlinks in its source: a grant or rootfs that is, or
+/// goes through, a symlink hands the cell the symlink's target, and a job
+/// with a writable grant can plant one for the next cell (say
+/// `data/out -> /etc`). The path is clean and absolute (validate), so it
+/// crosses a symlink exactly when it differs from its canonical form.
+fn check_no_symlink(p: &Path) -> Result<(), String> {
+    match fs::canonicalize(p) {
+        Ok(real) if real == p => Ok(()),
+        Ok(real) => Err(format!(
+            "is or goes through a symlink (to \"{}\"); name the real path",
+            real.display()
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
