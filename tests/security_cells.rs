@@ -710,3 +710,48 @@ fn symlinks_in_granted_paths_do_not_lead_to_the_host() {
     assert!(!Path::new("/etc/planted").exists());
     ctx.finish();
 }
+
+/// The cgroup filesystems: a job must not leave its cgroup (and with it
+/// the cell's limits) by moving itself into a host cgroup, nor mount a
+/// cgroup hierarchy of its own, whichever namespaces it has.
+#[test]
+fn cgroup_filesystems_do_not_let_the_job_out() {
+    let ctx = Ctx::new("seccgroup");
+    let script = "before=$(cat /proc/self/cgroup | sort | md5sum); \
+                  for f in /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/memory/cgroup.procs \
+                           /sys/fs/cgroup/unified/cgroup.procs /sys/fs/cgroup/cgroup.procs; do \
+                    [ -e $f ] || continue; \
+                    echo $$ 2>/dev/null > $f && echo MOVED $f; \
+                  done; \
+                  mkdir -p /tmp/cg; \
+                  mount -t cgroup -o pids none /tmp/cg 2>/dev/null && echo MOUNT-V1; \
+                  mount -t cgroup2 none /tmp/cg 2>/dev/null && echo MOUNT-V2; \
+                  mkdir /sys/fs/cgroup/pids/cellos-escape 2>/dev/null && echo MKDIR; \
+                  [ \"$(cat /proc/self/cgroup | sort | md5sum)\" = \"$before\" ] || echo CGROUP-CHANGED; \
+                  echo done";
+    let mut net = sh_cell(&ctx.id("cgnet"), script);
+    set(&mut net, "/spec/authority/network", json!(true));
+    set(&mut net, "/spec/resources/pids", json!(64));
+    let mut plain = sh_cell(&ctx.id("cg"), script);
+    set(&mut plain, "/spec/resources/pids", json!(64));
+    for (what, spec, unshare) in [
+        ("network", &net, "mnt,pid,net,ipc,uts,cgroup"),
+        ("default", &plain, "mnt,pid,net,ipc,uts,cgroup"),
+        ("mnt only", &plain, "mnt"),
+        ("mnt,user", &plain, "mnt,user"),
+    ] {
+        let f = ctx.spec_file(spec);
+        for (name, env) in backends() {
+            let mut env = env.clone();
+            env.push(("CELLOS_SUBPROCESS_UNSHARE", unshare));
+            let out = ctx.supervise(&f, &env);
+            out.ok();
+            assert_eq!(
+                out.stdout, "done\n",
+                "[{name} {what}] the job left its cgroup:\n{out}"
+            );
+        }
+    }
+    assert!(!Path::new("/sys/fs/cgroup/pids/cellos-escape").exists());
+    ctx.finish();
+}
