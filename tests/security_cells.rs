@@ -755,3 +755,51 @@ fn cgroup_filesystems_do_not_let_the_job_out() {
     assert!(!Path::new("/sys/fs/cgroup/pids/cellos-escape").exists());
     ctx.finish();
 }
+
+/// The cell's stdio is the supervisor's: a caller that leaves a host
+/// directory on stdin or stdout would hand the job a way out
+/// (`/proc/self/fd/0/etc/shadow`). Such a cell is refused before it runs.
+#[test]
+fn a_directory_on_stdio_is_refused() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let ctx = Ctx::new("secstdio");
+    let grant = ctx.dir("grant");
+    let root = std::fs::File::open("/").unwrap();
+    let raw = root.as_raw_fd();
+    for fd in [0, 1] {
+        let marker = grant.join(format!("leaked-{fd}"));
+        let script = format!(
+            "cat /proc/self/fd/{fd}/etc/shadow > {m}; ls /proc/self/fd/{fd}/ >> {m}",
+            m = marker.display()
+        );
+        let mut spec = sh_cell(&ctx.id("stdio"), &script);
+        set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
+        let f = ctx.spec_file(&spec);
+        let mut cmds = Vec::new();
+        for (_, env) in backends() {
+            cmds.push(ctx.supervisor_cmd(&f, &env));
+        }
+        cmds.push(ctx.run_cell_cmd(&f, &[NOOP]));
+        for mut cmd in cmds {
+            // SAFETY: only dup2 between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(raw, fd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let out = run(cmd);
+            assert!(
+                std::fs::read(&marker).map_or(true, |m| m.is_empty()),
+                "the job read the host through fd {fd}:\n{out}"
+            );
+            assert_eq!(out.code, 125, "{out}");
+            assert!(out.stderr.contains("is the directory /"), "{out}");
+        }
+    }
+    drop(root);
+    ctx.finish();
+}

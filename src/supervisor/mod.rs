@@ -104,6 +104,7 @@ pub fn run_cell(cell: &Cell, cfg: &Config, sink: &EventSink) -> i32 {
 }
 
 fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, Refusal> {
+    check_stdio()?;
     let namespaces = cfg.usable_namespaces(cell)?;
     let root = cell.spec.rootfs.as_deref().unwrap_or(Path::new("/"));
     if let Some(prefixes) = &cfg.argv0_allow {
@@ -219,6 +220,30 @@ fn run_bundle(
     }
     sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
     Ok(code)
+}
+
+/// The cell's stdio is ours. A directory there would be a handle on the
+/// host's tree inside the cell: `/proc/self/fd/0/etc/shadow` walks from it,
+/// whatever the cell's root (the CVE-2024-21626 pattern). Streams and files
+/// are data the caller chose to hand over; a directory never is.
+fn check_stdio() -> Result<(), Refusal> {
+    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+        // SAFETY: fstat into a zeroed stat we own; a closed fd just fails.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            continue;
+        }
+        let path = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        return Err(Refusal::new(
+            exit::REFUSED,
+            format!(
+                "{name} (fd {fd}) is the directory {path}: the cell's job could reach the host through it"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `n` random bytes from the kernel's pool as hex: container ID suffixes (so
