@@ -466,3 +466,83 @@ fn bundle_on_disk() {
     let orphan = tmp.0.join("no/such/parent");
     assert!(write_bundle(&cell(), &ConvertOptions::default(), &orphan).is_err());
 }
+
+#[test]
+fn read_only_binds_are_recursive_and_proc_hides_the_host() {
+    let c = cell_with(|d| d["spec"]["authority"]["network"] = json!(true));
+    let spec = spec_of(&c);
+    for m in mounts(&spec) {
+        let opts = m.options().clone().unwrap_or_default();
+        if opts.iter().any(|o| o == "ro") && m.typ().as_deref() == Some("bind") {
+            assert!(
+                opts.iter().any(|o| o == "rro"),
+                "{:?} is read-only on its top mount only: {opts:?}",
+                m.destination()
+            );
+        }
+    }
+    let proc_opts = |ns: Vec<Namespace>, gid: u32| {
+        let c = cell_with(|d| d["spec"]["run"]["user"] = json!({"uid": 0, "gid": gid}));
+        let opts = ConvertOptions {
+            namespaces: ns,
+            ..Default::default()
+        };
+        let spec = to_oci_spec(&c, &opts).unwrap();
+        let proc = mounts(&spec)
+            .iter()
+            .find(|m| m.destination() == Path::new("/proc"))
+            .unwrap()
+            .clone();
+        proc.options().clone().unwrap_or_default()
+    };
+    let own = proc_opts(vec![Namespace::Mount, Namespace::Pid], 0);
+    assert!(!own.iter().any(|o| o.starts_with("hidepid")), "{own:?}");
+    let shared = proc_opts(vec![Namespace::Mount], 0);
+    assert!(
+        shared.contains(&"hidepid=invisible".to_string()),
+        "{shared:?}"
+    );
+    assert!(shared.contains(&"gid=65534".to_string()), "{shared:?}");
+    // The exempt group is never the cell's own.
+    let nogroup = proc_opts(vec![Namespace::Mount], 65534);
+    assert!(nogroup.contains(&"gid=65533".to_string()), "{nogroup:?}");
+}
+
+#[test]
+fn the_argv0_policy_travels_as_an_annotation() {
+    use crate::cell::{ARGV0_ALLOW_ANNOTATION, Argv0Allow};
+    assert_eq!(spec_of(&cell()).annotations(), &None);
+    let policy = Argv0Allow::new(vec!["/usr/bin".into(), "/opt/tools".into()]);
+    let opts = ConvertOptions {
+        argv0_allow: Some(policy.clone()),
+        ..Default::default()
+    };
+    let spec = to_oci_spec(&cell(), &opts).unwrap();
+    let ann = spec.annotations().as_ref().unwrap();
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[ARGV0_ALLOW_ANNOTATION], r#"["/usr/bin","/opt/tools"]"#);
+    assert_eq!(Argv0Allow::from_spec(&spec).unwrap(), Some(policy));
+}
+
+#[test]
+fn grants_through_symlinks_are_refused() {
+    let tmp = TempDir::new("symgrant");
+    let real = tmp.0.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, tmp.0.join("link")).unwrap();
+    for path in [tmp.0.join("link"), tmp.0.join("link").join("x")] {
+        if path.ends_with("x") {
+            std::fs::create_dir_all(real.join("x")).unwrap();
+        }
+        let c = cell_with(|d| d["spec"]["authority"]["writablePaths"] = json!([path]));
+        let e = to_oci_spec(&c, &ConvertOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("writablePaths[0]") && e.contains("symlink"),
+            "{e}"
+        );
+    }
+    let c = cell_with(|d| d["spec"]["authority"]["readOnlyPaths"] = json!([real]));
+    to_oci_spec(&c, &ConvertOptions::default()).unwrap();
+}
