@@ -290,6 +290,10 @@ fn argv0_swapped_between_host_check_and_exec_never_runs() {
             flips
         })
     };
+    println!(
+        "runc (oci backend) is not raced here: it ignores the io.cellos.argv0.allow \
+         annotation, so only the supervisor's host check applies to it"
+    );
     let prefix = grant.to_str().unwrap().to_string();
     let env_policy = ("CELLOS_RUN_ARGV0_ALLOW_PREFIXES", prefix.as_str());
     let mut ran_evil = Vec::new();
@@ -601,6 +605,17 @@ fn inherited_fds_do_not_reach_the_job() {
             "[{name}] an inherited fd reached the job:\n{out}"
         );
     }
+    // The CVE-2024-21626 form: the process cwd named through an inherited
+    // fd. A cell's cwd is its workspace, which cannot lie in /proc.
+    let mut spec = sh_cell(&ctx.id("fdcwd"), "ls ..");
+    set(
+        &mut spec,
+        "/spec/run/workingDirectory",
+        json!("/proc/self/fd/3"),
+    );
+    let f = ctx.spec_file(&spec);
+    with_fds(ctx.supervisor_cmd(&f, &[NOOP])).refused(&["spec.run.workingDirectory", "/proc"]);
+    with_fds(ctx.run_cell_cmd(&f, &[NOOP])).refused(&["spec.run.workingDirectory", "/proc"]);
     drop(opened);
     ctx.finish();
 }
