@@ -818,3 +818,60 @@ fn a_directory_on_stdio_is_refused() {
     drop(root);
     ctx.finish();
 }
+
+/// A cell's own rootfs is read-only; host mounts below the rootfs
+/// directory come along with it and must be read-only too, nested ones
+/// (and names with spaces) included.
+#[test]
+fn a_rootfs_is_read_only_in_every_submount() {
+    let ctx = Ctx::new("secrootfsro");
+    let rootfs = ctx.rootfs_copy();
+    let sub = rootfs.join("mnt");
+    let mnt = HostMount::tmpfs(&sub);
+    std::fs::write(sub.join("host.txt"), "host\n").unwrap();
+    let nested = sub.join("a dir");
+    std::fs::create_dir(&nested).unwrap();
+    let inner = HostMount::tmpfs(&nested);
+    std::fs::write(nested.join("host.txt"), "host\n").unwrap();
+    let script = format!(
+        "{}{MOUNTS_SCRIPT}",
+        try_writes(&[
+            ("/mnt/host.txt".to_string(), "pwned".to_string()),
+            ("'/mnt/a dir/host.txt'".to_string(), "pwned".to_string()),
+            ("/mnt/new.txt".to_string(), "x".to_string()),
+        ])
+    );
+    let mut spec = sh_cell(&ctx.id("rootfs"), &script);
+    set(&mut spec, "/spec/rootfs", json!(rootfs));
+    let f = ctx.spec_file(&spec);
+    let mut outs: Vec<(String, Out)> = backends()
+        .into_iter()
+        .map(|(name, env)| (name.to_string(), ctx.supervise(&f, &env)))
+        .collect();
+    outs.push(("run --cell".into(), ctx.run_cell(&f, &[NOOP])));
+    for (name, out) in outs {
+        out.ok();
+        assert!(
+            !out.stdout.contains("WROTE"),
+            "[{name}] a rootfs submount is writable:\n{out}"
+        );
+        let writable = writable_mounts_under(&out.stdout, "/mnt");
+        assert!(writable.is_empty(), "[{name}] {writable:?}\n{out}");
+        assert!(
+            out.stdout.contains("MOUNT /mnt/a\\040dir "),
+            "[{name}] {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(sub.join("host.txt")).unwrap(),
+        "host\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(nested.join("host.txt")).unwrap(),
+        "host\n"
+    );
+    assert!(!sub.join("new.txt").exists());
+    drop(inner);
+    drop(mnt);
+    ctx.finish();
+}

@@ -546,3 +546,11 @@ fn grants_through_symlinks_are_refused() {
     let c = cell_with(|d| d["spec"]["authority"]["readOnlyPaths"] = json!([real]));
     to_oci_spec(&c, &ConvertOptions::default()).unwrap();
 }
+
+#[test]
+fn mountinfo_escapes_are_undone() {
+    use crate::cell::mounts::unescape_mountinfo;
+    assert_eq!(unescape_mountinfo("/mnt/a\\040dir"), "/mnt/a dir");
+    assert_eq!(unescape_mountinfo("/x\\134y\\011z"), "/x\\y\tz");
+    assert_eq!(unescape_mountinfo("/plain\\0"), "/plain\\0");
+}

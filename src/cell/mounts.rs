@@ -110,6 +110,13 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
         }
     } else if let Some(root) = &spec.rootfs {
         check_host_path("spec.rootfs", root, true)?;
+        // The runtime binds the rootfs recursively and makes only its top
+        // mount read-only: a host mount below it would stay writable.
+        // Bind each one over itself read-only, all the way down.
+        for sub in host_mounts_below(root) {
+            let dest = Path::new("/").join(sub.strip_prefix(root).unwrap_or(&sub));
+            m.push(mount(&dest, "bind", &sub, RO_BIND)?);
+        }
     }
 
     if own_proc && namespaces.contains(&Namespace::Pid) {
@@ -236,6 +243,50 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
         m.push(mount(wd, "tmpfs", Path::new("tmpfs"), &opts)?);
     }
     Ok(m)
+}
+
+/// The host's mount points strictly below `root`, outermost first; one
+/// below another listed one is left out (its rbind covers it).
+fn host_mounts_below(root: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p != root && p.starts_with(root))
+        .collect();
+    out.sort();
+    out.dedup();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for p in out {
+        if !kept.iter().any(|k| p.starts_with(k)) {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
+pub(crate) fn unescape_mountinfo(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Host paths are only checked when the bundle is built: the spec may be
