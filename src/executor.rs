@@ -197,14 +197,15 @@ fn openat2_in_root(root: &Path, path: &str) -> nix::Result<OwnedFd> {
 
 /// Check argv[0] again, now, and execute the checked fd itself with
 /// execveat(AT_EMPTY_PATH): no path is looked up between check and exec.
-/// Returns only on failure. A refusal ends the process with the
-/// supervisor's policy exit code (125) and one line: the payload never ran.
+/// Returns only on failure. A refusal ends the process with one line and
+/// the supervisor's exit code for it (125 for the policy, 127 for a file
+/// gone since `create`): the payload never ran.
 fn exec_allowed(argv0: &str, policy: &Argv0Allow, args: &[CString]) -> nix::Error {
     let fd = match open_allowed(argv0, policy) {
         Ok(fd) => fd,
         Err(msg) => {
             eprintln!("cellos: argv[0] refused inside the cell: {msg}");
-            std::process::exit(125);
+            std::process::exit(crate::supervisor::classify_start_error(&msg));
         }
     };
     // A script's interpreter opens it as /dev/fd/N after exec: the fd must
