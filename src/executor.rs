@@ -158,6 +158,16 @@ fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
 /// openat2(2) of `path` below `root` with `RESOLVE_IN_ROOT`: absolute
 /// symlinks restart at `root`, `..` stops there, magic links are refused.
 fn openat2_in_root(root: &Path, path: &str) -> nix::Result<OwnedFd> {
+    openat2_path(
+        root,
+        path,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// An `O_PATH` fd for `path` below the directory `root`, resolved by
+/// openat2(2) with the given `RESOLVE_*` flags.
+pub(crate) fn openat2_path(root: &Path, path: &str, resolve: u64) -> nix::Result<OwnedFd> {
     let dir = nix::fcntl::open(
         root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -176,7 +186,7 @@ fn openat2_in_root(root: &Path, path: &str) -> nix::Result<OwnedFd> {
     let how = OpenHow {
         flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // SAFETY: openat2 reads the path and the open_how we own, with its size.
     let fd = unsafe {

@@ -875,3 +875,68 @@ fn a_rootfs_is_read_only_in_every_submount() {
     drop(mnt);
     ctx.finish();
 }
+
+/// The same grant, raced: a process with write access to the grant's parent
+/// (here the test, standing for a job of another cell) keeps swapping the
+/// granted directory for a symlink to a victim directory. Whatever moment
+/// the runtime binds at, the cell must get the real directory or a refusal,
+/// never the victim.
+#[test]
+fn a_grant_swapped_for_a_symlink_after_the_check_is_not_followed() {
+    let ctx = Ctx::new("secgrantrace");
+    let victim = ctx.dir("victim");
+    std::fs::write(victim.join("secret"), "host secret\n").unwrap();
+    let parent = ctx.dir("shared");
+    let out = parent.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, parent, victim) = (stop.clone(), parent.clone(), victim.clone());
+        std::thread::spawn(move || {
+            let (out, real) = (parent.join("out"), parent.join("real"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // About half the time each: checks pass, binds see the link.
+                let _ = std::fs::rename(&out, &real);
+                let _ = std::os::unix::fs::symlink(&victim, &out);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                let _ = std::fs::remove_file(&out);
+                let _ = std::fs::rename(&real, &out);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            // Leave the directory in place for the cleanup.
+            let _ = std::fs::remove_file(&out);
+            let _ = std::fs::rename(&real, &out);
+        })
+    };
+    let script = format!("cat {}/secret 2>/dev/null; true", out.display());
+    let mut leaked = Vec::new();
+    let mut codes = std::collections::BTreeMap::new();
+    for i in 0..45 {
+        let mut spec = sh_cell(&ctx.id("race"), &script);
+        set(&mut spec, "/spec/authority/writablePaths", json!([out]));
+        let f = ctx.spec_file(&spec);
+        let res = match i % 3 {
+            0 => ctx.supervise(&f, &[NOOP]),
+            1 => ctx.run_cell(&f, &[NOOP]),
+            _ => ctx.supervise(&f, &backends()[1].1),
+        };
+        *codes.entry(res.code).or_insert(0) += 1;
+        if res.stdout.contains("host secret") {
+            leaked.push(format!("attempt {i}: {}", res.cmdline));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    println!("exit codes {codes:?}");
+    assert!(
+        leaked.is_empty(),
+        "the cell read the symlink's target:\n{}",
+        leaked.join("\n")
+    );
+    assert!(codes.contains_key(&0), "no attempt ran at all: {codes:?}");
+    assert_eq!(
+        std::fs::read_to_string(victim.join("secret")).unwrap(),
+        "host secret\n"
+    );
+    ctx.finish();
+}

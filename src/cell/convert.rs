@@ -4,7 +4,7 @@
 //! a handful of capabilities, default mounts), so every field that matters
 //! is set explicitly here and the tests check nothing else slipped in.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -59,6 +59,9 @@ pub struct ConvertOptions {
     /// Written as the `io.cellos.argv0.allow` annotation, which our
     /// executor enforces inside the cell on the file it executes.
     pub argv0_allow: Option<Argv0Allow>,
+    /// Grant path → the path to bind it from instead: a copy the caller
+    /// pinned, so that the runtime does not look the grant up by name.
+    pub bind_sources: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl Default for ConvertOptions {
@@ -68,6 +71,7 @@ impl Default for ConvertOptions {
             namespaces: vec![Mount, Pid, Net, Ipc, Uts, Cgroup],
             cgroups_path: None,
             argv0_allow: None,
+            bind_sources: BTreeMap::new(),
         }
     }
 }
@@ -100,7 +104,7 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
     let mut spec = SpecBuilder::default()
         .version(OCI_VERSION)
         .root(root)
-        .mounts(build_mounts(cell, &namespaces)?)
+        .mounts(build_mounts(cell, &namespaces, &opts.bind_sources)?)
         .process(build_process(cell)?)
         .linux(build_linux(cell, opts, &namespaces)?)
         .build()?;

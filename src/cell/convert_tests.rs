@@ -554,3 +554,22 @@ fn mountinfo_escapes_are_undone() {
     assert_eq!(unescape_mountinfo("/x\\134y\\011z"), "/x\\y\tz");
     assert_eq!(unescape_mountinfo("/plain\\0"), "/plain\\0");
 }
+
+#[test]
+fn pinned_grants_are_bound_from_their_copy() {
+    let tmp = TempDir::new("pinned");
+    let grant = tmp.0.join("grant");
+    std::fs::create_dir(&grant).unwrap();
+    let c = cell_with(|d| d["spec"]["authority"]["writablePaths"] = json!([grant]));
+    let pinned = PathBuf::from("/run/cellos/@cells/x/grants/0");
+    let opts = ConvertOptions {
+        bind_sources: [(grant.clone(), pinned.clone())].into_iter().collect(),
+        ..Default::default()
+    };
+    let spec = to_oci_spec(&c, &opts).unwrap();
+    let m = mounts(&spec)
+        .iter()
+        .find(|m| m.destination() == &grant)
+        .unwrap();
+    assert_eq!(m.source().as_deref(), Some(pinned.as_path()));
+}

@@ -17,3 +17,4 @@ pub use argv0::{ARGV0_ALLOW_ANNOTATION, Argv0Allow, lexically_clean, under_prefi
 pub use convert::{ConvertOptions, Namespace, to_oci_spec, write_bundle};
 pub use error::CellError;
 pub use model::{Authority, Cell, CellSpec, Lifetime, Resources, RunSpec, UserSpec};
+pub(crate) use mounts::unescape_mountinfo;

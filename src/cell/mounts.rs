@@ -1,6 +1,7 @@
 //! The cell's filesystem view, expressed as ordinary OCI mounts so that any
 //! OCI runtime (runc, crun, ours) can run the bundle unchanged.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,11 @@ fn special(dest: &str, typ: &str, opts: &[&str]) -> Result<Mount, CellError> {
 /// and inside a user namespace proc and mqueue can only be mounted when the
 /// pid / ipc namespace is unshared too (the kernel wants the user namespace
 /// to own them).
-pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<Mount>, CellError> {
+pub(crate) fn build_mounts(
+    cell: &Cell,
+    namespaces: &[Namespace],
+    bind_sources: &BTreeMap<PathBuf, PathBuf>,
+) -> Result<Vec<Mount>, CellError> {
     let net_unshared = namespaces.contains(&Namespace::Net);
     let in_userns = namespaces.contains(&Namespace::User);
     let own_proc = !in_userns || namespaces.contains(&Namespace::Pid);
@@ -226,7 +231,8 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
     for (name, paths, opts) in grants {
         for (i, p) in paths.iter().enumerate() {
             check_host_path(&format!("spec.authority.{name}[{i}]"), p, false)?;
-            m.push(mount(p, "bind", p, opts)?);
+            let source = bind_sources.get(p).unwrap_or(p);
+            m.push(mount(p, "bind", source, opts)?);
         }
     }
 

@@ -9,6 +9,7 @@
 mod backend;
 mod config;
 mod events;
+mod pins;
 mod policy;
 mod wait;
 
@@ -118,18 +119,46 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
             format!("create {}: {e}", cfg.bundles_dir().display()),
         )
     })?;
+    let mut pins = match pins::Pins::pin(cell, &bundle.join("grants")) {
+        Ok(p) => p,
+        Err(r) => {
+            remove_bundle(&bundle);
+            return Err(r);
+        }
+    };
     let opts = ConvertOptions {
         namespaces,
         cgroups_path: Some(format!("/cellos-{container_id}")),
         argv0_allow: cfg.argv0_allow.clone().map(Argv0Allow::new),
+        bind_sources: pins.sources().clone(),
     };
-    if let Err(e) = write_bundle(cell, &opts, &bundle) {
-        let _ = std::fs::remove_dir_all(&bundle);
-        return Err(Refusal::new(exit::REFUSED, e.to_string()));
-    }
-    let result = run_bundle(cell, cfg, sink, &container_id, &bundle);
-    let _ = std::fs::remove_dir_all(&bundle);
+    let result = match write_bundle(cell, &opts, &bundle) {
+        Ok(()) => run_bundle(cell, cfg, sink, &container_id, &bundle),
+        Err(e) => Err(Refusal::new(exit::REFUSED, e.to_string())),
+    };
+    pins.release();
+    remove_bundle(&bundle);
     result
+}
+
+/// Remove a cell's bundle, unless something is still mounted in it: the
+/// pinned grants are host directories, and a recursive removal would walk
+/// into them.
+fn remove_bundle(bundle: &Path) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if let Some(m) = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(crate::cell::unescape_mountinfo)
+        .find(|m| Path::new(m).starts_with(bundle))
+    {
+        eprintln!(
+            "cellos: bundle {} kept: {m} is still mounted",
+            bundle.display()
+        );
+        return;
+    }
+    let _ = std::fs::remove_dir_all(bundle);
 }
 
 fn run_bundle(
