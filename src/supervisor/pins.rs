@@ -33,6 +33,10 @@ impl Pins {
             mounted: Vec::new(),
         };
         let a = &cell.spec.authority;
+        if a.read_only_paths.is_empty() && a.writable_paths.is_empty() {
+            return Ok(pins);
+        }
+        pins.private_dir(dir)?;
         let grants = [
             ("readOnlyPaths", &a.read_only_paths),
             ("writablePaths", &a.writable_paths),
@@ -43,21 +47,38 @@ impl Pins {
                     continue;
                 }
                 let field = format!("spec.authority.{name}[{i}]");
-                let staging = dir.join(pins.mounted.len().to_string());
-                pins.pin_one(&field, p, dir, &staging)?;
+                let staging = dir.join(pins.sources.len().to_string());
+                pins.pin_one(&field, p, &staging)?;
                 pins.sources.insert(p.clone(), staging);
             }
         }
         Ok(pins)
     }
 
-    fn pin_one(
-        &mut self,
-        field: &str,
-        p: &Path,
-        dir: &Path,
-        staging: &Path,
-    ) -> Result<(), Refusal> {
+    /// `dir` as a private mount of its own: mounts made below it then never
+    /// propagate to the host's peer groups (a shared /run, say), not even
+    /// for the moment before they could be made private themselves.
+    fn private_dir(&mut self, dir: &Path) -> Result<(), Refusal> {
+        let fail = |e: nix::Error| {
+            Refusal::new(
+                exit::REFUSED,
+                format!(
+                    "cannot prepare {}: {}",
+                    dir.display(),
+                    e.desc().to_lowercase()
+                ),
+            )
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Refusal::new(exit::REFUSED, format!("create {}: {e}", dir.display())))?;
+        nix::mount::mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(fail)?;
+        self.mounted.push(dir.to_path_buf());
+        let private = MsFlags::MS_PRIVATE;
+        nix::mount::mount(None::<&str>, dir, None::<&str>, private, None::<&str>).map_err(fail)
+    }
+
+    fn pin_one(&mut self, field: &str, p: &Path, staging: &Path) -> Result<(), Refusal> {
         let refuse = |reason: String| {
             Refusal::new(
                 exit::REFUSED,
@@ -79,23 +100,17 @@ impl Pins {
         let is_dir = std::fs::metadata(&magic)
             .map_err(|e| refuse(e.to_string()))?
             .is_dir();
-        let made = std::fs::create_dir_all(dir).and_then(|()| {
-            if is_dir {
-                std::fs::create_dir(staging)
-            } else {
-                std::fs::File::create(staging).map(drop)
-            }
-        });
+        let made = if is_dir {
+            std::fs::create_dir(staging)
+        } else {
+            std::fs::File::create(staging).map(drop)
+        };
         made.map_err(|e| refuse(format!("cannot pin it at {}: {e}", staging.display())))?;
         // The magic link names the opened inode itself, not a path.
         let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
         nix::mount::mount(Some(&magic), staging, None::<&str>, flags, None::<&str>)
             .map_err(|e| refuse(format!("cannot pin it: {}", e.desc().to_lowercase())))?;
         self.mounted.push(staging.to_path_buf());
-        // Our copy must not propagate to the host's peers.
-        let private = MsFlags::MS_PRIVATE | MsFlags::MS_REC;
-        nix::mount::mount(None::<&str>, staging, None::<&str>, private, None::<&str>)
-            .map_err(|e| refuse(format!("cannot pin it: {}", e.desc().to_lowercase())))?;
         Ok(())
     }
 
