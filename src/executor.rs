@@ -138,8 +138,20 @@ fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
             policy.display()
         ));
     }
-    // After pivot_root, "/" is the container's root.
-    let fd = openat2_in_root(Path::new("/"), argv0).map_err(|e| match e {
+    // After pivot_root "/" is the container's root: absolute symlinks
+    // restart there and `..` stops there, as RESOLVE_IN_ROOT would make
+    // them. openat2 itself is not used: the cell's seccomp filter answers
+    // it ENOSYS (see cell::convert::no_setid_files).
+    let fd = nix::fcntl::open(
+        argv0,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(|fd| {
+        // SAFETY: open returned a new fd that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    })
+    .map_err(|e| match e {
         nix::Error::ENOENT => format!("exec: {argv0:?}: stat {argv0}: no such file or directory"),
         e => format!("exec: {argv0:?}: {}", e.desc().to_lowercase()),
     })?;
@@ -153,16 +165,6 @@ fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
         ));
     }
     Ok(fd)
-}
-
-/// openat2(2) of `path` below `root` with `RESOLVE_IN_ROOT`: absolute
-/// symlinks restart at `root`, `..` stops there, magic links are refused.
-fn openat2_in_root(root: &Path, path: &str) -> nix::Result<OwnedFd> {
-    openat2_path(
-        root,
-        path,
-        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    )
 }
 
 /// An `O_PATH` fd for `path` below the directory `root`, resolved by
