@@ -940,3 +940,85 @@ fn a_grant_swapped_for_a_symlink_after_the_check_is_not_followed() {
     );
     ctx.finish();
 }
+
+/// Each way to create a set-id file, by syscall; the grant is argv[1].
+const SET_ID_ATTEMPTS: &str = r#"import os, sys, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+g = sys.argv[1] + '/'
+def attempt(f):
+    try:
+        f()
+    except OSError:
+        pass
+attempt(lambda: os.close(os.open(g + 'o', os.O_CREAT | os.O_WRONLY, 0o4755)))
+attempt(lambda: os.close(os.open('o2', os.O_CREAT | os.O_WRONLY, 0o6755, dir_fd=os.open(g, os.O_RDONLY))))
+attempt(lambda: os.chmod(g + 'a', 0o4755))
+attempt(lambda: os.fchmod(os.open(g + 'a', os.O_RDONLY), 0o2755))
+attempt(lambda: os.mknod(g + 'm', 0o104755))
+libc.syscall(452, -100, (g + 'a').encode(), 0o4755, 0)
+class How(ctypes.Structure):
+    _fields_ = [('flags', ctypes.c_uint64), ('mode', ctypes.c_uint64), ('resolve', ctypes.c_uint64)]
+how = How(os.O_CREAT | os.O_WRONLY, 0o4755, 0)
+fd = libc.syscall(437, -100, (g + 'o3').encode(), ctypes.byref(how), 24)
+print('OPENAT2', fd, ctypes.get_errno())
+"#;
+
+/// A cell's uid 0 is the host's. A set-user-ID root binary left in a
+/// writable grant would be a root shell for any host user who can reach it
+/// (nosuid and no_new_privileges only protect the cell). No way of setting
+/// the bits may work: chmod, fchmod, fchmodat(2), open/openat with O_CREAT,
+/// mknod, and openat2 (whose mode a filter cannot see).
+#[test]
+fn no_set_id_file_can_be_left_on_the_host() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = Ctx::new("secsetid");
+    let grant = ctx.dir("grant");
+    let g = grant.display();
+    let mut script = format!(
+        "cp /usr/bin/id {g}/a && chmod 755 {g}/a && echo CHMOD-755-OK; \
+         chmod 4755 {g}/a 2>/dev/null; chmod u+s {g}/a 2>/dev/null; chmod g+s {g}/a 2>/dev/null; \
+         cp -p /usr/bin/passwd {g}/p 2>/dev/null; "
+    );
+    // Every syscall by hand, where the host has python3 for the cell to use.
+    let python = Path::new("/usr/bin/python3").exists();
+    if python {
+        script.push_str(&format!("python3 - {g} <<'EOF'\n{SET_ID_ATTEMPTS}EOF\n"));
+    } else {
+        println!("no /usr/bin/python3 on the host: only the shell's chmod is tried");
+    }
+    script.push_str("echo done");
+    let mut spec = sh_cell(&ctx.id("setid"), &script);
+    set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
+    let f = ctx.spec_file(&spec);
+    for (name, env) in backends() {
+        let out = ctx.supervise(&f, &env);
+        out.ok();
+        assert!(
+            out.stdout.contains("CHMOD-755-OK"),
+            "[{name}] plain chmod must work:\n{out}"
+        );
+        let setid: Vec<String> = std::fs::read_dir(&grant)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.metadata()
+                    .is_ok_and(|m| m.permissions().mode() & 0o6000 != 0)
+            })
+            .map(|e| e.path().display().to_string())
+            .collect();
+        assert!(
+            setid.is_empty(),
+            "[{name}] set-id files on the host: {setid:?}\n{out}"
+        );
+        if python {
+            assert!(
+                out.stdout.contains("OPENAT2 -1 38"),
+                "[{name}] openat2:\n{out}"
+            );
+        }
+        for e in std::fs::read_dir(&grant).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    ctx.finish();
+}

@@ -11,10 +11,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMappingBuilder,
-    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxPidsBuilder, LinuxResources,
-    LinuxResourcesBuilder, Mount, PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Arch, Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxPidsBuilder,
+    LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
+    LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscallBuilder, Mount,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 
 use super::argv0::{ARGV0_ALLOW_ANNOTATION, Argv0Allow};
@@ -207,6 +209,7 @@ fn build_linux(
         .readonly_paths(readonly)
         .build()?;
     linux.set_resources(build_resources(cell.spec.resources.as_ref())?);
+    linux.set_seccomp(Some(no_setid_files()?));
     linux.set_cgroups_path(opts.cgroups_path.as_ref().map(PathBuf::from));
     if namespaces.contains(&Namespace::User) {
         let identity = LinuxIdMappingBuilder::default()
@@ -218,6 +221,63 @@ fn build_linux(
         linux.set_gid_mappings(Some(vec![identity]));
     }
     Ok(linux)
+}
+
+/// A cell's uid 0 is the host's: in a writable grant it could leave a
+/// set-user-ID (or set-group-ID) root binary for any host user to run
+/// (nosuid and no_new_privileges only protect the cell itself). The kernel
+/// lets a file's owner set those bits without any capability, so the
+/// syscalls that set a mode refuse them (EPERM): chmod and friends, and
+/// the creating ones (open with O_CREAT keeps S_ISUID). openat2 carries
+/// its mode in a struct a filter cannot read: it reports ENOSYS, to which
+/// callers fall back to openat.
+fn no_setid_files() -> Result<LinuxSeccomp, CellError> {
+    const S_ISUID: u64 = 0o4000;
+    const S_ISGID: u64 = 0o2000;
+    // Syscalls by the index of their mode argument.
+    let by_mode_index: [(usize, &[&str]); 3] = [
+        (1, &["chmod", "fchmod", "creat", "mknod"]),
+        (2, &["fchmodat", "fchmodat2", "open", "mknodat"]),
+        (3, &["openat"]),
+    ];
+    let mut rules = Vec::new();
+    for (index, names) in by_mode_index {
+        for bit in [S_ISUID, S_ISGID] {
+            let arg = LinuxSeccompArgBuilder::default()
+                .index(index)
+                .value(bit)
+                .value_two(bit)
+                .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
+                .build()?;
+            rules.push(
+                LinuxSyscallBuilder::default()
+                    .names(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                    .action(LinuxSeccompAction::ScmpActErrno)
+                    .errno_ret(libc::EPERM as u32)
+                    .args(vec![arg])
+                    .build()?,
+            );
+        }
+    }
+    rules.push(
+        LinuxSyscallBuilder::default()
+            .names(vec!["openat2".to_string()])
+            .action(LinuxSeccompAction::ScmpActErrno)
+            .errno_ret(libc::ENOSYS as u32)
+            .build()?,
+    );
+    let mut b = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(rules);
+    // 32-bit syscalls of the same machine must meet the same rules.
+    if cfg!(target_arch = "x86_64") {
+        b = b.architectures(vec![
+            Arch::ScmpArchX86_64,
+            Arch::ScmpArchX86,
+            Arch::ScmpArchX32,
+        ]);
+    }
+    Ok(b.build()?)
 }
 
 fn build_resources(r: Option<&Resources>) -> Result<Option<LinuxResources>, CellError> {

@@ -89,7 +89,7 @@ fn process_and_root() {
     let linux = spec.linux().as_ref().unwrap();
     assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
     assert!(linux.resources().is_none());
-    assert!(linux.seccomp().is_none() && linux.devices().is_none());
+    assert!(linux.devices().is_none());
 }
 
 #[test]
@@ -572,4 +572,37 @@ fn pinned_grants_are_bound_from_their_copy() {
         .find(|m| m.destination() == &grant)
         .unwrap();
     assert_eq!(m.source().as_deref(), Some(pinned.as_path()));
+}
+
+#[test]
+fn set_id_bits_are_filtered() {
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompOperator};
+    let spec = spec_of(&cell());
+    let seccomp = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+    assert_eq!(seccomp.default_action(), LinuxSeccompAction::ScmpActAllow);
+    let rules = seccomp.syscalls().clone().unwrap();
+    for (name, index) in [
+        ("chmod", 1),
+        ("fchmodat", 2),
+        ("fchmodat2", 2),
+        ("openat", 3),
+        ("mknodat", 2),
+    ] {
+        for bit in [0o4000u64, 0o2000] {
+            let hit = rules.iter().any(|r| {
+                r.names().iter().any(|n| n == name)
+                    && r.errno_ret() == Some(libc::EPERM as u32)
+                    && r.args().as_ref().is_some_and(|a| {
+                        a.len() == 1
+                            && a[0].index() == index
+                            && a[0].value() == bit
+                            && a[0].op() == LinuxSeccompOperator::ScmpCmpMaskedEq
+                    })
+            });
+            assert!(hit, "{name} with {bit:o} is not refused");
+        }
+    }
+    let openat2 = rules.iter().find(|r| r.names() == &["openat2"]).unwrap();
+    assert_eq!(openat2.errno_ret(), Some(libc::ENOSYS as u32));
+    assert!(openat2.args().is_none());
 }
