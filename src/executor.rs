@@ -5,12 +5,17 @@
 //! - the signal mask and SIGPIPE disposition of the runtime are reset (a
 //!   foreground `run` blocks signals, Rust ignores SIGPIPE, and both would
 //!   otherwise leak into the container's process);
-//! - a fresh session keyring is joined unless `--no-new-keyring`.
+//! - a fresh session keyring is joined unless `--no-new-keyring`;
+//! - a cell's argv[0] policy (the `io.cellos.argv0.allow` annotation) is
+//!   enforced here, inside the container, on the very file that is executed.
 
+use crate::cell::{Argv0Allow, lexically_clean};
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::fcntl::{AtFlags, FdFlag, OFlag};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +75,14 @@ impl Executor for CellosExecutor {
         })?;
         look_path(&args[0], &path_var(spec))
             .map(|_| ())
-            .map_err(ExecutorValidationError::ArgValidationError)
+            .map_err(ExecutorValidationError::ArgValidationError)?;
+        // The early in-cell refusal, seen by `create`; exec checks again.
+        if let Some(policy) =
+            argv0_policy(spec).map_err(ExecutorValidationError::ArgValidationError)?
+        {
+            open_allowed(&args[0], &policy).map_err(ExecutorValidationError::ArgValidationError)?;
+        }
+        Ok(())
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
@@ -96,13 +108,152 @@ impl Executor for CellosExecutor {
             .iter()
             .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
             .collect();
-        let err = nix::unistd::execv(&cprog, &cargs).unwrap_err();
+        let policy = argv0_policy(spec).map_err(ExecutorError::Other)?;
+        let err = match policy {
+            Some(policy) => exec_allowed(&args[0], &policy, &cargs),
+            None => nix::unistd::execv(&cprog, &cargs).unwrap_err(),
+        };
         Err(ExecutorError::Other(format!(
             "exec: {:?}: {}",
             args[0],
             err.desc().to_lowercase()
         )))
     }
+}
+
+/// The cell's argv[0] policy carried in the config, if any.
+fn argv0_policy(spec: &Spec) -> Result<Option<Argv0Allow>, String> {
+    Argv0Allow::from_spec(spec).map_err(|e| e.to_string())
+}
+
+/// Open argv[0] as an `O_PATH` fd resolved inside the container root, and
+/// check the policy against the real path of that fd: symlinks and `..`
+/// cannot lead out of the root, and whatever the path names later, the fd
+/// stays the file that was checked. Errors are worded as exec errors.
+fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
+    let refuse = |why: String| Err(format!("exec: {argv0:?}: {why}"));
+    if !lexically_clean(argv0) || !policy.allows(argv0) {
+        return refuse(format!(
+            "not an absolute clean path under the allowed prefixes ({})",
+            policy.display()
+        ));
+    }
+    // After pivot_root "/" is the container's root: absolute symlinks
+    // restart there and `..` stops there, as RESOLVE_IN_ROOT would make
+    // them. openat2 itself is not used: the cell's seccomp filter answers
+    // it ENOSYS (see cell::convert::no_setid_files).
+    let fd = nix::fcntl::open(
+        argv0,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(|fd| {
+        // SAFETY: open returned a new fd that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    })
+    .map_err(|e| match e {
+        nix::Error::ENOENT => format!("exec: {argv0:?}: stat {argv0}: no such file or directory"),
+        e => format!("exec: {argv0:?}: {}", e.desc().to_lowercase()),
+    })?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| format!("exec: {argv0:?}: cannot read its real path: {e}"))?;
+    let real = real.to_string_lossy();
+    if !policy.allows(&real) {
+        return refuse(format!(
+            "resolves to {real:?} inside the cell, outside the allowed prefixes ({})",
+            policy.display()
+        ));
+    }
+    Ok(fd)
+}
+
+/// An `O_PATH` fd for `path` below the directory `root`, resolved by
+/// openat2(2) with the given `RESOLVE_*` flags.
+pub(crate) fn openat2_path(root: &Path, path: &str, resolve: u64) -> nix::Result<OwnedFd> {
+    let dir = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let cpath = CString::new(path).map_err(|_| nix::Error::EINVAL)?;
+    // libc's open_how is non_exhaustive; this is the kernel's v0 layout.
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: openat2 reads the path and the open_how we own, with its size.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            cpath.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(nix::Error::last());
+    }
+    // SAFETY: openat2 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Check argv[0] again, now, and execute the checked fd itself with
+/// execveat(AT_EMPTY_PATH): no path is looked up between check and exec.
+/// Returns only on failure. A refusal ends the process with one line and
+/// the supervisor's exit code for it (125 for the policy, 127 for a file
+/// gone since `create`): the payload never ran.
+fn exec_allowed(argv0: &str, policy: &Argv0Allow, args: &[CString]) -> nix::Error {
+    let fd = match open_allowed(argv0, policy) {
+        Ok(fd) => fd,
+        Err(msg) => {
+            eprintln!("cellos: argv[0] refused inside the cell: {msg}");
+            std::process::exit(crate::supervisor::classify_start_error(&msg));
+        }
+    };
+    // A script's interpreter opens it as /dev/fd/N after exec: the fd must
+    // survive the exec then (the kernel refuses a close-on-exec one).
+    if starts_with_shebang(&fd) {
+        let _ = nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(FdFlag::empty()),
+        );
+    }
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    nix::unistd::execveat(
+        Some(fd.as_raw_fd()),
+        c"",
+        args,
+        &env,
+        AtFlags::AT_EMPTY_PATH,
+    )
+    .unwrap_err()
+}
+
+/// Whether the file behind an O_PATH fd starts with `#!` (an unreadable
+/// file counts as not a script).
+fn starts_with_shebang(fd: &OwnedFd) -> bool {
+    let Ok(mut f) = std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+        return false;
+    };
+    let mut head = [0u8; 2];
+    std::io::Read::read_exact(&mut f, &mut head).is_ok() && &head == b"#!"
 }
 
 #[cfg(test)]

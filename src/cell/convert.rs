@@ -4,19 +4,22 @@
 //! a handful of capabilities, default mounts), so every field that matters
 //! is set explicitly here and the tests check nothing else slipped in.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMappingBuilder,
-    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxPidsBuilder, LinuxResources,
-    LinuxResourcesBuilder, Mount, PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Arch, Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxPidsBuilder,
+    LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
+    LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscallBuilder, Mount,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 
+use super::argv0::{ARGV0_ALLOW_ANNOTATION, Argv0Allow};
 use super::error::CellError;
 use super::model::{Cell, Resources};
 use super::mounts::{HostEntry, build_mounts, host_system_entries};
@@ -55,6 +58,12 @@ pub struct ConvertOptions {
     pub namespaces: Vec<Namespace>,
     /// Copied into `linux.cgroupsPath`.
     pub cgroups_path: Option<String>,
+    /// Written as the `io.cellos.argv0.allow` annotation, which our
+    /// executor enforces inside the cell on the file it executes.
+    pub argv0_allow: Option<Argv0Allow>,
+    /// Grant path → the path to bind it from instead: a copy the caller
+    /// pinned, so that the runtime does not look the grant up by name.
+    pub bind_sources: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl Default for ConvertOptions {
@@ -63,6 +72,8 @@ impl Default for ConvertOptions {
         ConvertOptions {
             namespaces: vec![Mount, Pid, Net, Ipc, Uts, Cgroup],
             cgroups_path: None,
+            argv0_allow: None,
+            bind_sources: BTreeMap::new(),
         }
     }
 }
@@ -95,7 +106,7 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
     let mut spec = SpecBuilder::default()
         .version(OCI_VERSION)
         .root(root)
-        .mounts(build_mounts(cell, &namespaces)?)
+        .mounts(build_mounts(cell, &namespaces, &opts.bind_sources)?)
         .process(build_process(cell)?)
         .linux(build_linux(cell, opts, &namespaces)?)
         .build()?;
@@ -103,7 +114,11 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
         .contains(&Namespace::Uts)
         .then(|| "cell".to_string());
     spec.set_hostname(hostname);
-    spec.set_annotations(None);
+    spec.set_annotations(opts.argv0_allow.as_ref().map(|p| {
+        [(ARGV0_ALLOW_ANNOTATION.to_string(), p.annotation_value())]
+            .into_iter()
+            .collect()
+    }));
     Ok(spec)
 }
 
@@ -194,6 +209,7 @@ fn build_linux(
         .readonly_paths(readonly)
         .build()?;
     linux.set_resources(build_resources(cell.spec.resources.as_ref())?);
+    linux.set_seccomp(Some(no_setid_files()?));
     linux.set_cgroups_path(opts.cgroups_path.as_ref().map(PathBuf::from));
     if namespaces.contains(&Namespace::User) {
         let identity = LinuxIdMappingBuilder::default()
@@ -205,6 +221,63 @@ fn build_linux(
         linux.set_gid_mappings(Some(vec![identity]));
     }
     Ok(linux)
+}
+
+/// A cell's uid 0 is the host's: in a writable grant it could leave a
+/// set-user-ID (or set-group-ID) root binary for any host user to run
+/// (nosuid and no_new_privileges only protect the cell itself). The kernel
+/// lets a file's owner set those bits without any capability, so the
+/// syscalls that set a mode refuse them (EPERM): chmod and friends, and
+/// the creating ones (open with O_CREAT keeps S_ISUID). openat2 carries
+/// its mode in a struct a filter cannot read: it reports ENOSYS, to which
+/// callers fall back to openat.
+fn no_setid_files() -> Result<LinuxSeccomp, CellError> {
+    const S_ISUID: u64 = 0o4000;
+    const S_ISGID: u64 = 0o2000;
+    // Syscalls by the index of their mode argument.
+    let by_mode_index: [(usize, &[&str]); 3] = [
+        (1, &["chmod", "fchmod", "creat", "mknod"]),
+        (2, &["fchmodat", "fchmodat2", "open", "mknodat"]),
+        (3, &["openat"]),
+    ];
+    let mut rules = Vec::new();
+    for (index, names) in by_mode_index {
+        for bit in [S_ISUID, S_ISGID] {
+            let arg = LinuxSeccompArgBuilder::default()
+                .index(index)
+                .value(bit)
+                .value_two(bit)
+                .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
+                .build()?;
+            rules.push(
+                LinuxSyscallBuilder::default()
+                    .names(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                    .action(LinuxSeccompAction::ScmpActErrno)
+                    .errno_ret(libc::EPERM as u32)
+                    .args(vec![arg])
+                    .build()?,
+            );
+        }
+    }
+    rules.push(
+        LinuxSyscallBuilder::default()
+            .names(vec!["openat2".to_string()])
+            .action(LinuxSeccompAction::ScmpActErrno)
+            .errno_ret(libc::ENOSYS as u32)
+            .build()?,
+    );
+    let mut b = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(rules);
+    // 32-bit syscalls of the same machine must meet the same rules.
+    if cfg!(target_arch = "x86_64") {
+        b = b.architectures(vec![
+            Arch::ScmpArchX86_64,
+            Arch::ScmpArchX86,
+            Arch::ScmpArchX32,
+        ]);
+    }
+    Ok(b.build()?)
 }
 
 fn build_resources(r: Option<&Resources>) -> Result<Option<LinuxResources>, CellError> {

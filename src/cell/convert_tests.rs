@@ -89,7 +89,7 @@ fn process_and_root() {
     let linux = spec.linux().as_ref().unwrap();
     assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
     assert!(linux.resources().is_none());
-    assert!(linux.seccomp().is_none() && linux.devices().is_none());
+    assert!(linux.devices().is_none());
 }
 
 #[test]
@@ -103,6 +103,7 @@ fn cwd_defaults_to_root_without_workdir() {
     let opts = ConvertOptions {
         namespaces: vec![Namespace::Pid],
         cgroups_path: Some("/cellos/build-42".into()),
+        ..Default::default()
     };
     let spec = to_oci_spec(&c, &opts).unwrap();
     assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/"));
@@ -322,6 +323,7 @@ fn convert_time_errors() {
     let opts = ConvertOptions {
         namespaces: vec![Namespace::Pid, Namespace::Net],
         cgroups_path: None,
+        ..Default::default()
     };
     let err = to_oci_spec(&cell(), &opts).unwrap_err();
     assert!(matches!(err, CellError::NeedsMountNamespace));
@@ -404,6 +406,7 @@ fn user_namespace_without_pid_or_ipc_binds_proc() {
         let opts = ConvertOptions {
             namespaces: ns,
             cgroups_path: None,
+            ..Default::default()
         };
         to_oci_spec(&cell(), &opts).unwrap()
     };
@@ -462,4 +465,144 @@ fn bundle_on_disk() {
     );
     let orphan = tmp.0.join("no/such/parent");
     assert!(write_bundle(&cell(), &ConvertOptions::default(), &orphan).is_err());
+}
+
+#[test]
+fn read_only_binds_are_recursive_and_proc_hides_the_host() {
+    let c = cell_with(|d| d["spec"]["authority"]["network"] = json!(true));
+    let spec = spec_of(&c);
+    for m in mounts(&spec) {
+        let opts = m.options().clone().unwrap_or_default();
+        if opts.iter().any(|o| o == "ro") && m.typ().as_deref() == Some("bind") {
+            assert!(
+                opts.iter().any(|o| o == "rro"),
+                "{:?} is read-only on its top mount only: {opts:?}",
+                m.destination()
+            );
+        }
+    }
+    let proc_opts = |ns: Vec<Namespace>, gid: u32| {
+        let c = cell_with(|d| d["spec"]["run"]["user"] = json!({"uid": 0, "gid": gid}));
+        let opts = ConvertOptions {
+            namespaces: ns,
+            ..Default::default()
+        };
+        let spec = to_oci_spec(&c, &opts).unwrap();
+        let proc = mounts(&spec)
+            .iter()
+            .find(|m| m.destination() == Path::new("/proc"))
+            .unwrap()
+            .clone();
+        proc.options().clone().unwrap_or_default()
+    };
+    let own = proc_opts(vec![Namespace::Mount, Namespace::Pid], 0);
+    assert!(!own.iter().any(|o| o.starts_with("hidepid")), "{own:?}");
+    let shared = proc_opts(vec![Namespace::Mount], 0);
+    assert!(
+        shared.contains(&"hidepid=invisible".to_string()),
+        "{shared:?}"
+    );
+    assert!(shared.contains(&"gid=65534".to_string()), "{shared:?}");
+    // The exempt group is never the cell's own.
+    let nogroup = proc_opts(vec![Namespace::Mount], 65534);
+    assert!(nogroup.contains(&"gid=65533".to_string()), "{nogroup:?}");
+}
+
+#[test]
+fn the_argv0_policy_travels_as_an_annotation() {
+    use crate::cell::{ARGV0_ALLOW_ANNOTATION, Argv0Allow};
+    assert_eq!(spec_of(&cell()).annotations(), &None);
+    let policy = Argv0Allow::new(vec!["/usr/bin".into(), "/opt/tools".into()]);
+    let opts = ConvertOptions {
+        argv0_allow: Some(policy.clone()),
+        ..Default::default()
+    };
+    let spec = to_oci_spec(&cell(), &opts).unwrap();
+    let ann = spec.annotations().as_ref().unwrap();
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[ARGV0_ALLOW_ANNOTATION], r#"["/usr/bin","/opt/tools"]"#);
+    assert_eq!(Argv0Allow::from_spec(&spec).unwrap(), Some(policy));
+}
+
+#[test]
+fn grants_through_symlinks_are_refused() {
+    let tmp = TempDir::new("symgrant");
+    let real = tmp.0.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, tmp.0.join("link")).unwrap();
+    for path in [tmp.0.join("link"), tmp.0.join("link").join("x")] {
+        if path.ends_with("x") {
+            std::fs::create_dir_all(real.join("x")).unwrap();
+        }
+        let c = cell_with(|d| d["spec"]["authority"]["writablePaths"] = json!([path]));
+        let e = to_oci_spec(&c, &ConvertOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("writablePaths[0]") && e.contains("symlink"),
+            "{e}"
+        );
+    }
+    let c = cell_with(|d| d["spec"]["authority"]["readOnlyPaths"] = json!([real]));
+    to_oci_spec(&c, &ConvertOptions::default()).unwrap();
+}
+
+#[test]
+fn mountinfo_escapes_are_undone() {
+    use crate::cell::mounts::unescape_mountinfo;
+    assert_eq!(unescape_mountinfo("/mnt/a\\040dir"), "/mnt/a dir");
+    assert_eq!(unescape_mountinfo("/x\\134y\\011z"), "/x\\y\tz");
+    assert_eq!(unescape_mountinfo("/plain\\0"), "/plain\\0");
+}
+
+#[test]
+fn pinned_grants_are_bound_from_their_copy() {
+    let tmp = TempDir::new("pinned");
+    let grant = tmp.0.join("grant");
+    std::fs::create_dir(&grant).unwrap();
+    let c = cell_with(|d| d["spec"]["authority"]["writablePaths"] = json!([grant]));
+    let pinned = PathBuf::from("/run/cellos/@cells/x/grants/0");
+    let opts = ConvertOptions {
+        bind_sources: [(grant.clone(), pinned.clone())].into_iter().collect(),
+        ..Default::default()
+    };
+    let spec = to_oci_spec(&c, &opts).unwrap();
+    let m = mounts(&spec)
+        .iter()
+        .find(|m| m.destination() == &grant)
+        .unwrap();
+    assert_eq!(m.source().as_deref(), Some(pinned.as_path()));
+}
+
+#[test]
+fn set_id_bits_are_filtered() {
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompOperator};
+    let spec = spec_of(&cell());
+    let seccomp = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+    assert_eq!(seccomp.default_action(), LinuxSeccompAction::ScmpActAllow);
+    let rules = seccomp.syscalls().clone().unwrap();
+    for (name, index) in [
+        ("chmod", 1),
+        ("fchmodat", 2),
+        ("fchmodat2", 2),
+        ("openat", 3),
+        ("mknodat", 2),
+    ] {
+        for bit in [0o4000u64, 0o2000] {
+            let hit = rules.iter().any(|r| {
+                r.names().iter().any(|n| n == name)
+                    && r.errno_ret() == Some(libc::EPERM as u32)
+                    && r.args().as_ref().is_some_and(|a| {
+                        a.len() == 1
+                            && a[0].index() == index
+                            && a[0].value() == bit
+                            && a[0].op() == LinuxSeccompOperator::ScmpCmpMaskedEq
+                    })
+            });
+            assert!(hit, "{name} with {bit:o} is not refused");
+        }
+    }
+    let openat2 = rules.iter().find(|r| r.names() == &["openat2"]).unwrap();
+    assert_eq!(openat2.errno_ret(), Some(libc::ENOSYS as u32));
+    assert!(openat2.args().is_none());
 }

@@ -79,6 +79,10 @@ pub enum CellError {
         #[source]
         source: Box<CellError>,
     },
+
+    /// A cellos annotation in an OCI config that cannot be read.
+    #[error("annotation {key}: {reason}")]
+    Annotation { key: String, reason: String },
 }
 
 impl CellError {

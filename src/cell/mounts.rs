@@ -1,6 +1,7 @@
 //! The cell's filesystem view, expressed as ordinary OCI mounts so that any
 //! OCI runtime (runc, crun, ours) can run the bundle unchanged.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,15 @@ const HOST_ETC_ENTRIES: &[&str] = &[
     "/etc/alternatives",
 ];
 
-const RO_BIND: &[&str] = &["rbind", "ro", "nosuid", "nodev"];
+// `ro` alone only covers the top mount of an rbind: every submount the host
+// has below a read-only directory would stay writable. `rro` makes the whole
+// tree read-only (mount_setattr with AT_RECURSIVE; runc >= 1.1, crun, ours).
+const RO_BIND: &[&str] = &["rbind", "ro", "rro", "nosuid", "nodev"];
 const RW_BIND: &[&str] = &["rbind", "rw", "nosuid", "nodev"];
-const RO_FILE_BIND: &[&str] = &["bind", "ro", "nosuid", "nodev"];
+const RO_FILE_BIND: &[&str] = &["bind", "ro", "rro", "nosuid", "nodev"];
+
+/// The overflow group; only used as a group the cell is not in.
+const NOGROUP: u32 = 65534;
 
 /// What a host system entry is, as far as the cell is concerned.
 pub(crate) enum HostEntry {
@@ -87,7 +94,11 @@ fn special(dest: &str, typ: &str, opts: &[&str]) -> Result<Mount, CellError> {
 /// and inside a user namespace proc and mqueue can only be mounted when the
 /// pid / ipc namespace is unshared too (the kernel wants the user namespace
 /// to own them).
-pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<Mount>, CellError> {
+pub(crate) fn build_mounts(
+    cell: &Cell,
+    namespaces: &[Namespace],
+    bind_sources: &BTreeMap<PathBuf, PathBuf>,
+) -> Result<Vec<Mount>, CellError> {
     let net_unshared = namespaces.contains(&Namespace::Net);
     let in_userns = namespaces.contains(&Namespace::User);
     let own_proc = !in_userns || namespaces.contains(&Namespace::Pid);
@@ -104,10 +115,32 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
         }
     } else if let Some(root) = &spec.rootfs {
         check_host_path("spec.rootfs", root, true)?;
+        // The runtime binds the rootfs recursively and makes only its top
+        // mount read-only: a host mount below it would stay writable.
+        // Bind each one over itself read-only, all the way down.
+        for sub in host_mounts_below(root) {
+            let dest = Path::new("/").join(sub.strip_prefix(root).unwrap_or(&sub));
+            m.push(mount(&dest, "bind", &sub, RO_BIND)?);
+        }
     }
 
-    if own_proc {
+    if own_proc && namespaces.contains(&Namespace::Pid) {
         m.push(special("/proc", "proc", &["nosuid", "noexec", "nodev"])?);
+    } else if own_proc {
+        // In the host's pid namespace a fresh proc lists every host
+        // process: their fd tables and mount tables are readable to the
+        // same uid without any capability. Show only the processes the cell
+        // could ptrace, i.e. its own (proc's per-mount hidepid, Linux 5.8).
+        // hidepid exempts the group named by gid=, by default 0: that must
+        // be a group the cell's process is not in.
+        let exempt = if spec.run.user.gid == NOGROUP {
+            NOGROUP - 1
+        } else {
+            NOGROUP
+        };
+        let gid = format!("gid={exempt}");
+        let opts = ["nosuid", "noexec", "nodev", "hidepid=invisible", &gid];
+        m.push(special("/proc", "proc", &opts)?);
     } else {
         // The host's pid namespace is the cell's: its /proc shows the same.
         let opts = ["rbind", "nosuid", "noexec", "nodev"];
@@ -153,7 +186,8 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
     if net_unshared {
         m.push(special("/sys", "sysfs", &sys_opts)?);
     } else {
-        let opts = ["rbind", "nosuid", "noexec", "nodev", "ro"];
+        // The host's /sys carries its cgroup hierarchies as submounts.
+        let opts = ["rbind", "nosuid", "noexec", "nodev", "ro", "rro"];
         m.push(mount(Path::new("/sys"), "bind", Path::new("/sys"), &opts)?);
     }
 
@@ -197,7 +231,8 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
     for (name, paths, opts) in grants {
         for (i, p) in paths.iter().enumerate() {
             check_host_path(&format!("spec.authority.{name}[{i}]"), p, false)?;
-            m.push(mount(p, "bind", p, opts)?);
+            let source = bind_sources.get(p).unwrap_or(p);
+            m.push(mount(p, "bind", source, opts)?);
         }
     }
 
@@ -216,6 +251,50 @@ pub(crate) fn build_mounts(cell: &Cell, namespaces: &[Namespace]) -> Result<Vec<
     Ok(m)
 }
 
+/// The host's mount points strictly below `root`, outermost first; one
+/// below another listed one is left out (its rbind covers it).
+fn host_mounts_below(root: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p != root && p.starts_with(root))
+        .collect();
+    out.sort();
+    out.dedup();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for p in out {
+        if !kept.iter().any(|k| p.starts_with(k)) {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
+pub(crate) fn unescape_mountinfo(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Host paths are only checked when the bundle is built: the spec may be
 /// validated on a different machine than the one that runs it.
 fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellError> {
@@ -225,9 +304,28 @@ fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellErro
         reason,
     };
     match fs::metadata(p) {
-        Ok(meta) if want_dir && !meta.is_dir() => Err(err("is not a directory".into())),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Err(err("does not exist on the host".into())),
-        Err(e) => Err(err(e.to_string())),
+        Ok(meta) if want_dir && !meta.is_dir() => return Err(err("is not a directory".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(err("does not exist on the host".into()));
+        }
+        Err(e) => return Err(err(e.to_string())),
+    }
+    check_no_symlink(p).map_err(err)
+}
+
+/// A bind follows symlinks in its source: a grant or rootfs that is, or
+/// goes through, a symlink hands the cell the symlink's target, and a job
+/// with a writable grant can plant one for the next cell (say
+/// `data/out -> /etc`). The path is clean and absolute (validate), so it
+/// crosses a symlink exactly when it differs from its canonical form.
+fn check_no_symlink(p: &Path) -> Result<(), String> {
+    match fs::canonicalize(p) {
+        Ok(real) if real == p => Ok(()),
+        Ok(real) => Err(format!(
+            "is or goes through a symlink (to \"{}\"); name the real path",
+            real.display()
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -9,6 +9,7 @@
 mod backend;
 mod config;
 mod events;
+mod pins;
 mod policy;
 mod wait;
 
@@ -16,7 +17,7 @@ pub use config::{Backend, Config, Profile};
 pub use events::{EventSink, emit_to};
 pub use policy::{check_argv0, resolve_in_root};
 
-use crate::cell::{Cell, ConvertOptions, write_bundle};
+use crate::cell::{Argv0Allow, Cell, ConvertOptions, write_bundle};
 use backend::Launch;
 use serde_json::json;
 use std::path::Path;
@@ -104,6 +105,7 @@ pub fn run_cell(cell: &Cell, cfg: &Config, sink: &EventSink) -> i32 {
 }
 
 fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, Refusal> {
+    check_stdio()?;
     let namespaces = cfg.usable_namespaces(cell)?;
     let root = cell.spec.rootfs.as_deref().unwrap_or(Path::new("/"));
     if let Some(prefixes) = &cfg.argv0_allow {
@@ -117,17 +119,46 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
             format!("create {}: {e}", cfg.bundles_dir().display()),
         )
     })?;
+    let mut pins = match pins::Pins::pin(cell, &bundle.join("grants")) {
+        Ok(p) => p,
+        Err(r) => {
+            remove_bundle(&bundle);
+            return Err(r);
+        }
+    };
     let opts = ConvertOptions {
         namespaces,
         cgroups_path: Some(format!("/cellos-{container_id}")),
+        argv0_allow: cfg.argv0_allow.clone().map(Argv0Allow::new),
+        bind_sources: pins.sources().clone(),
     };
-    if let Err(e) = write_bundle(cell, &opts, &bundle) {
-        let _ = std::fs::remove_dir_all(&bundle);
-        return Err(Refusal::new(exit::REFUSED, e.to_string()));
-    }
-    let result = run_bundle(cell, cfg, sink, &container_id, &bundle);
-    let _ = std::fs::remove_dir_all(&bundle);
+    let result = match write_bundle(cell, &opts, &bundle) {
+        Ok(()) => run_bundle(cell, cfg, sink, &container_id, &bundle),
+        Err(e) => Err(Refusal::new(exit::REFUSED, e.to_string())),
+    };
+    pins.release();
+    remove_bundle(&bundle);
     result
+}
+
+/// Remove a cell's bundle, unless something is still mounted in it: the
+/// pinned grants are host directories, and a recursive removal would walk
+/// into them.
+fn remove_bundle(bundle: &Path) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if let Some(m) = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(crate::cell::unescape_mountinfo)
+        .find(|m| Path::new(m).starts_with(bundle))
+    {
+        eprintln!(
+            "cellos: bundle {} kept: {m} is still mounted",
+            bundle.display()
+        );
+        return;
+    }
+    let _ = std::fs::remove_dir_all(bundle);
 }
 
 fn run_bundle(
@@ -218,6 +249,30 @@ fn run_bundle(
     }
     sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
     Ok(code)
+}
+
+/// The cell's stdio is ours. A directory there would be a handle on the
+/// host's tree inside the cell: `/proc/self/fd/0/etc/shadow` walks from it,
+/// whatever the cell's root (the CVE-2024-21626 pattern). Streams and files
+/// are data the caller chose to hand over; a directory never is.
+fn check_stdio() -> Result<(), Refusal> {
+    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+        // SAFETY: fstat into a zeroed stat we own; a closed fd just fails.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            continue;
+        }
+        let path = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        return Err(Refusal::new(
+            exit::REFUSED,
+            format!(
+                "{name} (fd {fd}) is the directory {path}: the cell's job could reach the host through it"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `n` random bytes from the kernel's pool as hex: container ID suffixes (so

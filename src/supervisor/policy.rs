@@ -3,30 +3,12 @@
 //! root, so neither `..` nor a symlink can lead outside the allowed prefixes.
 
 use super::{Refusal, exit};
+use crate::cell::{lexically_clean, under_prefix};
 pub use crate::paths::resolve_in_root;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 #[cfg(test)]
 use std::path::PathBuf;
-
-fn lexically_clean(p: &str) -> bool {
-    p.starts_with('/')
-        && !p.contains("//")
-        && (p == "/" || !p.ends_with('/'))
-        && p[1..].split('/').all(|c| c != "." && c != "..")
-}
-
-/// True when `path` equals a prefix or lies below one at a `/` boundary.
-pub fn under_prefix(path: &str, prefixes: &[String]) -> bool {
-    prefixes.iter().any(|p| {
-        let p = p.trim_end_matches('/');
-        path == p
-            || p.is_empty()
-            || path
-                .strip_prefix(p)
-                .is_some_and(|rest| rest.starts_with('/'))
-    })
-}
 
 /// Refuse argv[0] unless it, and the file it really names, are allowed.
 pub fn check_argv0(argv0: &str, prefixes: &[String], root: &Path) -> Result<(), Refusal> {
@@ -81,30 +63,6 @@ pub fn check_argv0(argv0: &str, prefixes: &[String], root: &Path) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_match_at_slash_boundaries() {
-        let p = vec!["/usr/bin".to_string(), "/bin/sh".to_string()];
-        assert!(under_prefix("/usr/bin/env", &p));
-        assert!(under_prefix("/bin/sh", &p));
-        assert!(!under_prefix("/usr/binx/evil", &p));
-        assert!(!under_prefix("/bin/shx", &p));
-        assert!(!under_prefix("/usr", &p));
-    }
-
-    #[test]
-    fn lexical_rules() {
-        assert!(lexically_clean("/usr/bin/env"));
-        for bad in [
-            "usr/bin",
-            "/usr/bin/../sbin/x",
-            "/usr/./bin/x",
-            "/usr//bin/x",
-            "/usr/bin/",
-        ] {
-            assert!(!lexically_clean(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn symlinks_stay_inside_root() {
