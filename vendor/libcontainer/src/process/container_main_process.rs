@@ -175,9 +175,14 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
         if let Some(hooks) = container_args.spec.hooks() {
             init_main_receiver.wait_for_hook_request()?;
             if let Some(container_for_hooks) = &container_args.container {
+                // The (deprecated) prestart hooks are told "created", as
+                // runtime-tools' hooks_stdin and crun have it; createRuntime
+                // still sees "creating".
+                let mut prestart_state = container_for_hooks.state.clone();
+                prestart_state.status = crate::container::ContainerStatus::Created;
                 hooks::run_hooks(
                     hooks.prestart().as_ref(),
-                    Some(&container_for_hooks.state),
+                    Some(&prestart_state),
                     None,
                     Some(init_pid),
                     None,
