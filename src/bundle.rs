@@ -22,6 +22,13 @@ pub struct Prepared {
 pub struct Origin {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
+    /// The init's start time (field 22 of /proc/<pid>/stat) when it was
+    /// created: a process with its pid and another start time is not it.
+    #[serde(default)]
+    pub init_start: Option<u64>,
+    /// `create --no-new-keyring`, which `exec` follows too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// libcontainer reports a missing cwd only as "failed to unix syscall";
@@ -124,6 +131,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     let origin = Origin {
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),
+        ..Origin::default()
     };
     let write =
         |path: &Path, bytes: Vec<u8>| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));
