@@ -26,6 +26,13 @@ pub struct Origin {
     /// hand that HOME to a process running as another user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub home_set: bool,
+    /// The init's start time (field 22 of /proc/<pid>/stat) when it was
+    /// created: a process with its pid and another start time is not it.
+    #[serde(default)]
+    pub init_start: Option<u64>,
+    /// `create --no-new-keyring`, which `exec` follows too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// libcontainer reports a missing cwd only as "failed to unix syscall";
@@ -305,6 +312,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),
         home_set,
+        ..Origin::default()
     };
     let write =
         |path: &Path, bytes: Vec<u8>| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));

@@ -39,6 +39,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// A foreground `run` keeps the container attached to our stdio.
     pub detach: bool,
+    /// The caller already holds the ID (`Runtime::claim`), e.g. for a
+    /// console socket in the scratch dir; `create` then owns the claim.
+    pub claimed: bool,
 }
 
 /// What `exec` passes in: the complete process, already built by the
@@ -111,9 +114,52 @@ impl Runtime {
         bundle::read_origin(&self.scratch_dir(id))
     }
 
-    fn base_builder(&self, id: &str, no_new_keyring: bool) -> Result<ContainerBuilder> {
+    /// Take the ID for a new container: one mkdir of its scratch dir, which
+    /// exists from here until `delete`, so exactly one of any number of
+    /// racing creates gets it, before any of them has changed anything.
+    /// Returns the scratch dir, which the caller then owns (see `release`).
+    pub fn claim(&self, id: &str) -> Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        ids::validate(id)?;
+        let dir = self.scratch_dir(id);
+        let parent = self.root.join(BUNDLES_DIR);
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        // A delete removes an empty @bundles; make it again and retry.
+        let mut tries = 0;
+        loop {
+            match builder.create(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::Exists(id.to_string()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 100 => {
+                    tries += 1;
+                    match builder.create(&parent) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(Error::io(&parent, e)),
+                    }
+                }
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        }
+        // A state dir without a scratch dir: a delete that failed halfway.
+        if self.container_dir(id).exists() {
+            remove_scratch(&dir);
+            return Err(Error::Exists(id.to_string()));
+        }
+        Ok(dir)
+    }
+
+    /// Undo a `claim` whose create did not happen.
+    pub fn release(&self, id: &str) {
+        remove_scratch(&self.scratch_dir(id));
+    }
+
+    fn base_builder(&self, id: &str) -> Result<ContainerBuilder> {
         ContainerBuilder::new(id.to_string(), SyscallType::default())
-            .with_executor(CellosExecutor { no_new_keyring })
+            .with_executor(CellosExecutor)
             .with_root_path(&self.root)
             .map_err(|e| engine_err("open root for", id, e))
     }
@@ -121,28 +167,37 @@ impl Runtime {
     /// `create` (and the first half of `run`).
     pub fn create(&self, opts: &CreateOptions) -> Result<Container> {
         ids::validate(&opts.id)?;
-        if self.container_dir(&opts.id).exists() {
-            return Err(Error::Exists(opts.id.clone()));
-        }
         if self.systemd && !Path::new("/run/systemd/system").exists() {
+            if opts.claimed {
+                self.release(&opts.id);
+            }
             return Err(Error::Unsupported(
                 "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop --systemd-cgroup)".into(),
             ));
         }
+        // Nothing before this may touch the root: the ID may be another create's.
+        if !opts.claimed {
+            self.claim(&opts.id)?;
+        }
+        // From here on the scratch dir is ours, and so is undoing it.
+        self.create_claimed(opts)
+            .inspect_err(|_| self.release(&opts.id))
+    }
+
+    fn create_claimed(&self, opts: &CreateOptions) -> Result<Container> {
         let Prepared {
             engine_bundle,
-            origin,
+            mut origin,
             mut staging,
-        } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id)).inspect_err(
-            |_| {
-                let _ = std::fs::remove_dir_all(self.scratch_dir(&opts.id));
-            },
-        )?;
+        } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id))?;
         trace::mark("config-load");
+        if !opts.no_new_keyring {
+            join_session_keyring()?;
+        }
         // libcontainer runs our adjusted copy of the config (if any) but
         // records the caller's bundle, which hooks and `state` report.
         let mut init = self
-            .base_builder(&opts.id, opts.no_new_keyring)?
+            .base_builder(&opts.id)?
             .with_console_socket(opts.console_socket.as_ref())
             .with_preserved_fds(opts.preserve_fds)
             .as_init(&origin.bundle);
@@ -157,25 +212,26 @@ impl Runtime {
         trace::mark("create");
         // The container holds its own reference to staged mounts now (or failed).
         staging.release();
-        let inner = match built {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(self.scratch_dir(&opts.id));
-                return Err(engine_err("create", &opts.id, e));
-            }
-        };
+        let inner = built.map_err(|e| engine_err("create", &opts.id, e))?;
+        origin.init_start = inner.pid().and_then(|p| proc_start_time(p.as_raw()));
+        origin.no_new_keyring = opts.no_new_keyring;
+        let path = self.scratch_dir(&opts.id).join("origin.json");
+        let saved = serde_json::to_vec(&origin)
+            .map_err(|e| Error::Other(e.to_string()))
+            .and_then(|b| std::fs::write(&path, b).map_err(|e| Error::io(&path, e)));
         let container = Container {
             inner,
             origin,
             engine_bundle: self.scratch_dir(&opts.id),
         };
-        if let Some(p) = &opts.pid_file {
-            let pid = container.pid().unwrap_or(0);
-            if let Err(e) = pidfile::write_atomic(p, pid) {
-                let mut c = container;
-                let _ = c.delete(true);
-                return Err(e);
-            }
+        let pid = container.pid().unwrap_or(0);
+        if let Err(e) = saved.and_then(|()| match &opts.pid_file {
+            Some(p) => pidfile::write_atomic(p, pid),
+            None => Ok(()),
+        }) {
+            let mut c = container;
+            let _ = c.delete(true);
+            return Err(e);
         }
         Ok(container)
     }
@@ -190,11 +246,22 @@ impl Runtime {
         inner
             .refresh_status()
             .map_err(|e| engine_err("load", id, e))?;
-        Ok(Container {
+        let mut c = Container {
             inner,
             origin: self.read_origin(id),
             engine_bundle: self.scratch_dir(id),
-        })
+        };
+        // The init died and its pid went to another process: the container
+        // has stopped, and nothing may reach that process through it
+        // (libcontainer's delete would SIGKILL it).
+        if c.status() != ContainerStatus::Stopped
+            && let Some(pid) = c.inner.pid()
+            && !c.is_init(pid.as_raw())
+        {
+            c.inner.state.pid = None;
+            c.inner.set_status(ContainerStatus::Stopped);
+        }
+        Ok(c)
     }
 
     /// Every container under the root, sorted by ID. Unreadable entries are skipped.
@@ -228,8 +295,11 @@ impl Runtime {
                 });
             }
         }
+        if !container.origin.no_new_keyring {
+            join_session_keyring()?;
+        }
         let pid = self
-            .base_builder(id, true)?
+            .base_builder(id)?
             .with_console_socket(opts.console_socket.as_ref())
             .with_preserved_fds(opts.preserve_fds)
             .as_tenant()
@@ -380,35 +450,115 @@ impl Container {
         Ok(pids)
     }
 
+    /// Whether `pid` is still the init this container was created with
+    /// (same start time), not a later process that got its pid.
+    fn is_init(&self, pid: i32) -> bool {
+        match self.origin.init_start {
+            Some(start) => proc_start_time(pid) == Some(start),
+            // Created before start times were recorded.
+            None => true,
+        }
+    }
+
     /// Send a signal to the init, or with `all` to every process in the cgroup.
     /// Done here rather than in libcontainer: it marks a container stopped
     /// after any signal, and it cannot send real-time signals.
     pub fn kill(&mut self, sig: i32, all: bool) -> Result<()> {
-        let id = self.id().to_string();
         if all {
-            let paused = self.status() == ContainerStatus::Paused;
-            for pid in self.pids()? {
-                let _ = raw_kill(pid, sig);
-            }
-            // A frozen v1 cgroup holds SIGKILL until thawed.
-            if paused && sig == libc::SIGKILL {
-                let _ = self.cgroup_manager()?.freeze(FreezerState::Thawed);
-            }
-            return Ok(());
+            return self.kill_all(sig);
         }
+        let id = self.id().to_string();
         let pid = match (self.status(), self.inner.pid()) {
             (ContainerStatus::Stopped, _) | (_, None) => return Err(Error::NotRunning(id)),
             (_, Some(pid)) => pid.as_raw(),
         };
-        match raw_kill(pid, sig) {
-            Ok(()) => Ok(()),
-            Err(nix::Error::ESRCH) => Err(Error::NotRunning(id)),
-            Err(e) => Err(Error::sys(
-                "kill",
-                format!("pid {pid} of container {id:?}"),
-                e,
-            )),
+        // A pidfd pins the process; checked after opening it, the start time
+        // proves it is the init and not a process that reused its pid since.
+        let pidfd = match pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(nix::Error::ESRCH) => return Err(Error::NotRunning(id)),
+            Err(_) => None,
+        };
+        if !self.is_init(pid) {
+            return Err(Error::NotRunning(id));
         }
+        let sent = match &pidfd {
+            Some(fd) => pidfd_send_signal(fd, sig),
+            None => raw_kill(pid, sig),
+        };
+        match sent {
+            Ok(()) => {}
+            Err(nix::Error::ESRCH) => return Err(Error::NotRunning(id)),
+            Err(e) => {
+                return Err(Error::sys(
+                    "kill",
+                    format!("pid {pid} of container {id:?}"),
+                    e,
+                ));
+            }
+        }
+        // A frozen v1 cgroup holds even SIGKILL until thawed.
+        if sig == libc::SIGKILL && self.status() == ContainerStatus::Paused {
+            self.thaw_after_kill();
+        }
+        Ok(())
+    }
+
+    /// Signal every process of the container. The cgroup is frozen
+    /// meanwhile, so that no process can fork a new one between our reading
+    /// the list and signalling it; v2's cgroup.kill does that in the kernel.
+    fn kill_all(&mut self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL
+            && let Some(file) = self.cgroup_kill_file()
+            && std::fs::write(&file, "1").is_ok()
+        {
+            return Ok(());
+        }
+        let paused = self.status() == ContainerStatus::Paused;
+        let m = self.cgroup_manager()?;
+        if !paused && let Err(e) = m.freeze(FreezerState::Frozen) {
+            warn(&format!(
+                "container \"{}\": freeze before kill --all failed: {}",
+                self.id(),
+                chain_message(&e)
+            ));
+        }
+        let pids = self.pids();
+        for pid in pids.as_deref().unwrap_or_default() {
+            let _ = raw_kill(*pid, sig);
+        }
+        // A paused container stays paused, except that a frozen v1 cgroup
+        // holds SIGKILL until thawed.
+        if !paused || sig == libc::SIGKILL {
+            self.thaw_after_kill();
+        }
+        pids.map(drop)
+    }
+
+    fn thaw_after_kill(&self) {
+        let thawed = self.cgroup_manager().and_then(|m| {
+            m.freeze(FreezerState::Thawed).map_err(|e| Error::Engine {
+                op: "thaw",
+                id: self.id().into(),
+                msg: chain_message(&e),
+            })
+        });
+        if let Err(e) = thawed {
+            warn(&e.to_string());
+        }
+    }
+
+    /// cgroup v2's cgroup.kill of this container's cgroup (cgroupfs
+    /// driver, kernel 5.14+), if there is one.
+    fn cgroup_kill_file(&self) -> Option<PathBuf> {
+        use libcgroups::common::{CgroupSetup, DEFAULT_CGROUP_ROOT, get_cgroup_setup};
+        if self.inner.systemd() || !matches!(get_cgroup_setup().ok()?, CgroupSetup::Unified) {
+            return None;
+        }
+        let config = self.inner.spec().ok()?;
+        let rel = config.cgroup_path.strip_prefix("/").ok()?.to_path_buf();
+        let file = Path::new(DEFAULT_CGROUP_ROOT).join(rel).join("cgroup.kill");
+        file.exists().then_some(file)
     }
 
     pub fn delete(&mut self, force: bool) -> Result<()> {
@@ -436,7 +586,7 @@ impl Container {
         } else {
             self.delete_through_libcontainer(&id, deadline)
         };
-        let _ = std::fs::remove_dir_all(&self.engine_bundle);
+        remove_scratch(&self.engine_bundle);
         trace::mark("delete");
         res
     }
@@ -582,6 +732,67 @@ impl Container {
 fn warn(msg: &str) {
     tracing::warn!("{msg}");
     eprintln!("cellos-runtime: warning: {msg}");
+}
+
+/// Remove a container's scratch dir, and `@bundles` with it once empty,
+/// so that the root is left as empty as runc leaves it. A create racing
+/// with us makes `@bundles` again (see `Runtime::claim`).
+fn remove_scratch(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+}
+
+/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
+/// since boot. With the pid, it names one process for the host's uptime.
+fn proc_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Give the processes we fork next a new anonymous session keyring. Done
+/// here, on the thread that forks, because the container's own seccomp
+/// filter may deny keyctl; keyrings are inherited. Like runc, only a kernel
+/// without keyrings (ENOSYS) is no error.
+fn join_session_keyring() -> Result<()> {
+    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING with a NULL name reads no memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    match nix::Error::result(r) {
+        Ok(_) | Err(nix::Error::ENOSYS) => Ok(()),
+        Err(e) => Err(Error::sys("keyctl", "join a new session keyring", e)),
+    }
+}
+
+fn pidfd_open(pid: i32) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open returns a new fd that we own, or -1.
+    let fd = nix::Error::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the fd was just returned to us and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: i32) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a signal number and a pidfd we own; no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    nix::Error::result(r).map(drop)
 }
 
 fn raw_kill(pid: i32, sig: i32) -> nix::Result<()> {

@@ -5,9 +5,11 @@
 //! - the signal mask and SIGPIPE disposition of the runtime are reset (a
 //!   foreground `run` blocks signals, Rust ignores SIGPIPE, and both would
 //!   otherwise leak into the container's process);
-//! - a fresh session keyring is joined unless `--no-new-keyring`;
 //! - a cell's argv[0] policy (the `io.cellos.argv0.allow` annotation) is
 //!   enforced here, inside the container, on the very file that is executed.
+//!
+//! The new session keyring is joined by the runtime before it forks (see
+//! engine.rs): here, after seccomp, a profile denying keyctl would stop it.
 
 use crate::cell::{Argv0Allow, lexically_clean};
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
@@ -20,9 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Default)]
-pub struct CellosExecutor {
-    pub no_new_keyring: bool,
-}
+pub struct CellosExecutor;
 
 fn args(spec: &Spec) -> Option<&Vec<String>> {
     spec.process()
@@ -91,17 +91,6 @@ impl Executor for CellosExecutor {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
         // SAFETY: restoring the default disposition; no handler code is involved.
         let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-        if !self.no_new_keyring {
-            // Best effort, like runc: seccomp profiles commonly deny keyctl.
-            // SAFETY: KEYCTL_JOIN_SESSION_KEYRING with a NULL name creates an anonymous keyring.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_keyctl,
-                    libc::KEYCTL_JOIN_SESSION_KEYRING,
-                    std::ptr::null::<libc::c_char>(),
-                )
-            };
-        }
         let cprog = CString::new(prog.as_os_str().as_encoded_bytes())
             .map_err(|_| ExecutorError::InvalidArg)?;
         let cargs: Vec<CString> = args

@@ -9,11 +9,38 @@
 //! (the sealing re-exec, config load, clone) instead of adding to it.
 //!
 //! A forked child rather than a thread: it survives our re-exec, and it only
-//! makes raw syscalls on memory prepared before the fork. It is reaped by
-//! whoever reaps us (our exit reparents it), or by the kernel at once when
-//! SIGCHLD is ignored; it never touches the container.
+//! makes raw syscalls on memory prepared before the fork. It never touches
+//! the container. We reap it ourselves when we exit (an atexit handler; the
+//! sealing re-exec learns its pid from `PID_VAR`): a child left to our
+//! caller's subreaper would linger there as a zombie.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// `<our pid>:<warm-up child's pid>`, for the image we re-exec into. Our
+/// pid in it tells our own value from one inherited from a parent.
+const PID_VAR: &str = "_CELLOS_WARMUP_PID";
+
+/// The warm-up child to reap at exit (0: none).
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn reap_at_exit() {
+    let pid = CHILD.swap(0, Ordering::SeqCst);
+    if pid > 0 {
+        let mut status = 0;
+        // SAFETY: waits for our own child; it exits right after one write.
+        // ECHILD (another process of ours, e.g. a forked one that exits
+        // through exit()) is fine.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+}
+
+/// Remember `pid` to be reaped when we exit.
+fn reap_later(pid: i32) {
+    CHILD.store(pid, Ordering::SeqCst);
+    // SAFETY: registers a plain extern "C" function.
+    unsafe { libc::atexit(reap_at_exit) };
+}
 
 /// Our own `cgroup.procs` in some mounted hierarchy (v2, hybrid or v1).
 fn own_cgroup_procs() -> Option<CString> {
@@ -70,10 +97,21 @@ pub fn start_for(args: &[String]) {
 }
 
 /// Begin the wait in the background. Best effort: without write access to
-/// our own cgroup (rootless) nothing happens.
+/// our own cgroup (rootless) nothing happens. Called while we have a single
+/// thread (first thing in main), which makes the environment edits sound.
 pub fn start() {
-    // The image before our sealing re-exec already did it.
+    let inherited = std::env::var(PID_VAR).ok();
+    // SAFETY: single-threaded at this point (see above).
+    unsafe { std::env::remove_var(PID_VAR) };
+    // The image before our sealing re-exec already did it; its child is ours.
     if crate::seal::reexecuted() {
+        let me = std::process::id().to_string();
+        if let Some((parent, child)) = inherited.as_deref().and_then(|v| v.split_once(':'))
+            && parent == me
+            && let Ok(child) = child.parse()
+        {
+            reap_later(child);
+        }
         return;
     }
     let Some(path) = own_cgroup_procs() else {
@@ -81,14 +119,21 @@ pub fn start() {
     };
     // SAFETY: the child only calls async-signal-safe syscalls on `path`,
     // prepared before the fork, then _exit.
-    unsafe {
-        if libc::fork() == 0 {
+    let child = unsafe {
+        let child = libc::fork();
+        if child == 0 {
             let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
             if fd >= 0 {
                 libc::write(fd, c"0".as_ptr().cast(), 1);
             }
             libc::_exit(0);
         }
+        child
+    };
+    if child > 0 {
+        reap_later(child);
+        // SAFETY: still single-threaded.
+        unsafe { std::env::set_var(PID_VAR, format!("{}:{child}", std::process::id())) };
     }
 }
 

@@ -36,6 +36,7 @@ impl CreateArgs {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             detach,
+            claimed: false,
         }
     }
 }

@@ -52,8 +52,10 @@ pub fn run(g: &Global, args: Run) -> Status {
     let mut opts = args.opts.options(&id, false);
     // A terminal process gets a pty that we join to our own stdio.
     let console = if wants_terminal(&args.opts.bundle) {
-        crate::ids::validate(&id)?;
-        let sock = ConsoleSocket::bind(&rt.scratch_dir(&id))?;
+        // The socket lives in the container's scratch dir: take the ID first.
+        let dir = rt.claim(&id)?;
+        opts.claimed = true;
+        let sock = ConsoleSocket::bind(&dir).inspect_err(|_| rt.release(&id))?;
         opts.console_socket = Some(sock.path().to_path_buf());
         opts.detach = true; // libcontainer only allows a console socket when detached
         Some(sock)
