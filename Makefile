@@ -9,6 +9,8 @@ TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4net
 	bubblewrap jq procps bsdutils python3 python3-grpcio
 # The security tests compile static C attack helpers and build a squashfs.
 TEST_APT_PACKAGES += gcc libc6-dev squashfs-tools
+# The OCI runtime-tools suite (tests/conformance) is built with Debian's Go.
+TEST_APT_PACKAGES += golang-go
 TARGET_DIR := target/x86_64-unknown-linux-gnu
 DEBUG_BIN := $(TARGET_DIR)/debug/cellos-runtime
 RELEASE_BIN := $(TARGET_DIR)/release/cellos-runtime
