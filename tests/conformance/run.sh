@@ -57,7 +57,11 @@ trap 'rm -rf "$OUT"' EXIT
 for t in validation/*/*.t; do
   name=$(basename "$t" .t)
   if [ -n "${CONFORMANCE_ONLY:-}" ] && [[ " $CONFORMANCE_ONLY " != *" $name "* ]]; then continue; fi
-  if [ ! -e runtimetest ] && grep -q RuntimeInsideValidate "validation/$name/$name.go"; then
+  # It runs runtimetest if it names it, validates from inside or outside
+  # (both run it), or keeps the default process args (/runtimetest).
+  src=validation/$name/$name.go
+  if [ ! -e runtimetest ] && { grep -qE 'runtimetest|Runtime(Inside|Outside)Validate' "$src" ||
+      ! grep -q SetProcessArgs "$src"; }; then
     echo "SKIP $name: needs the suite's runtimetest, whose source the snapshot lacks (set RUNTIMETEST)"
     skipped=$((skipped + 1)); continue
   fi
