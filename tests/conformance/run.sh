@@ -53,7 +53,24 @@ fi
 
 passed=0; failed=0; skipped=0
 OUT=$(mktemp -d /tmp/cellos-conformance.XXXXXX) || die "mktemp failed"
-trap 'rm -rf "$OUT"' EXIT
+# The suite calls $RUNTIME with no --root: give it one of its own, so that
+# nothing it leaves mixes with other runs or with the default root.
+ROOT=$OUT/root
+printf '#!/bin/sh\nexec "%s" --root "%s" "$@"\n' "$RUNTIME" "$ROOT" >"$OUT/runtime"
+chmod +x "$OUT/runtime"
+cleanup() {
+  # Containers a failing program left behind, then the cgroup parents the
+  # relative-cgroup programs make (testdir/cgrouptest/...) and no runtime
+  # removes, deepest first; rmdir leaves anything still in use.
+  for d in "$ROOT"/*; do
+    [ -d "$d" ] && [ "${d##*/}" != "@bundles" ] && "$RUNTIME" --root "$ROOT" delete --force "${d##*/}" >/dev/null 2>&1
+  done
+  for top in /sys/fs/cgroup/*/testdir /sys/fs/cgroup/*/cgrouptest /sys/fs/cgroup/testdir /sys/fs/cgroup/cgrouptest; do
+    [ -d "$top" ] && find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
 for t in validation/*/*.t; do
   name=$(basename "$t" .t)
   if [ -n "${CONFORMANCE_ONLY:-}" ] && [[ " $CONFORMANCE_ONLY " != *" $name "* ]]; then continue; fi
@@ -67,7 +84,7 @@ for t in validation/*/*.t; do
   fi
   log=$OUT/$name.tap
   timeout "$TIMEOUT" unshare -m sh -c \
-    'umount /sys/fs/cgroup/unified 2>/dev/null; exec env RUNTIME="$1" "$2"' sh "$RUNTIME" "$t" >"$log" 2>&1
+    'umount /sys/fs/cgroup/unified 2>/dev/null; exec env RUNTIME="$1" "$2"' sh "$OUT/runtime" "$t" >"$log" 2>&1
   rc=$?
   ok=$(grep -c '^ok' "$log"); nok=$(grep -c '^not ok' "$log"); diag=$(grep -c '^  ---' "$log")
   if [ "$rc" = 0 ] && [ "$nok" = 0 ] && { [ "$ok" -gt 0 ] || [ "$diag" = 0 ]; }; then
