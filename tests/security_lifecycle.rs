@@ -21,9 +21,13 @@ fn start_time(pid: i32) -> Option<u64> {
 }
 
 /// A host process holding exactly `pid`, made by steering the kernel's
-/// next pid with ns_last_pid. Other processes fork too, so retry.
+/// next pid with ns_last_pid. Other processes fork too, so retry; None if
+/// another process took the pid first.
 fn victim_with_pid(pid: i32) -> Option<std::process::Child> {
     for _ in 0..200 {
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            return None;
+        }
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
         let mut child = Command::new("sleep")
             .arg("1000")
@@ -42,15 +46,26 @@ fn victim_with_pid(pid: i32) -> Option<std::process::Child> {
 #[test]
 fn kill_never_signals_a_recycled_init_pid() {
     let env = Env::new("recycled-pid");
-    let (id, _) = env.sleeper();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
-    // The init dies behind the runtime's back; wait until its pid is free.
-    // SAFETY: plain kill(2) of the container's init.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    poll_until("the init's pid to be free", Duration::from_secs(10), || {
-        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
-    });
-    let mut victim = victim_with_pid(pid).expect("could not recycle the init's pid");
+    // Parallel tests fork too and may take the pid first: try again then.
+    let (id, pid, mut victim) = (0..5)
+        .find_map(|_| {
+            let (id, _) = env.sleeper();
+            let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+            // The init dies behind the runtime's back; wait until its pid is free.
+            // SAFETY: plain kill(2) of the container's init.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            poll_until("the init's pid to be free", Duration::from_secs(10), || {
+                (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+            });
+            match victim_with_pid(pid) {
+                Some(v) => Some((id, pid, v)),
+                None => {
+                    env.rt(&["delete", "--force", &id]).ok();
+                    None
+                }
+            }
+        })
+        .expect("could not recycle an init's pid");
     let victim_start = start_time(pid);
 
     let k = env.rt(&["kill", &id, "KILL"]);
