@@ -108,64 +108,14 @@ fn image_passwd(spec: &Spec, bundle: &Path, rootfs: &Path) -> Option<String> {
     }
 }
 
-/// Whether `path`, walked through the image's symlinks (absolute targets
-/// restart at `root`, `..` stops there; components that do not exist are
-/// taken literally), passes through one of `dests`.
-fn leads_into(root: &Path, path: &Path, dests: &[&Path]) -> bool {
-    use std::collections::VecDeque;
-    use std::ffi::OsString;
-    use std::path::Component;
-    fn parts(p: &Path) -> VecDeque<OsString> {
-        p.components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(n.to_os_string()),
-                Component::ParentDir => Some("..".into()),
-                _ => None,
-            })
-            .collect()
-    }
-    let mut todo = parts(path);
-    let mut done: Vec<OsString> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        done.push(c);
-        let here: PathBuf = std::iter::once(OsString::from("/"))
-            .chain(done.iter().cloned())
-            .collect();
-        if dests.iter().any(|d| here.starts_with(d)) {
-            return true;
-        }
-        let Ok(target) = std::fs::read_link(root.join(here.strip_prefix("/").unwrap_or(&here)))
-        else {
-            continue;
-        };
-        links += 1;
-        if links > 40 {
-            return false;
-        }
-        done.pop();
-        if target.is_absolute() {
-            done.clear();
-        }
-        for (i, t) in parts(&target).into_iter().enumerate() {
-            todo.insert(i, t);
-        }
-    }
-    false
-}
-
 /// CVE-2024-21626: a cwd in /proc (such as /proc/self/fd/N) names whatever
 /// the runtime's init holds open at the chdir. Nothing legitimate lives
 /// there, so it is refused however it is spelled: `..`, or (with the
 /// image's `root`) symlinks of the image.
 pub fn check_cwd_not_in_proc(cwd: &Path, root: Option<&Path>, what: &str) -> Result<()> {
     let proc = [Path::new("/proc")];
-    let lexical = leads_into(Path::new("/nonexistent-root"), cwd, &proc);
-    if lexical || root.is_some_and(|r| leads_into(r, cwd, &proc)) {
+    let lexical = crate::paths::leads_into(Path::new("/nonexistent-root"), cwd, &proc);
+    if lexical || root.is_some_and(|r| crate::paths::leads_into(r, cwd, &proc)) {
         return Err(Error::Other(format!(
             "{what} {cwd:?} leads into /proc: refused (it could name a file the runtime holds open)"
         )));

@@ -12,20 +12,61 @@ const MAX_LINKS: usize = 40;
 /// Resolve `path` as a process would see it with `root` as `/`: absolute
 /// symlink targets restart at `root`, and `..` never climbs above it.
 pub fn resolve_in_root(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
+    walk_in_root(root, path, Missing::Fail, |_| false).map(|(p, _)| p)
+}
+
+/// Whether `path`, walked the same way, passes through one of `dests` at any
+/// step (before a symlink there is followed). Components that do not exist
+/// are taken literally: a path the image does not have yet can still lead
+/// somewhere once mounts appear.
+pub fn leads_into(root: &Path, path: &Path, dests: &[&Path]) -> bool {
+    walk_in_root(root, path, Missing::Literal, |here| {
+        dests.iter().any(|d| here.starts_with(d))
+    })
+    .is_ok_and(|(_, hit)| hit)
+}
+
+/// What a walk does with a component that does not exist.
+#[derive(Clone, Copy, PartialEq)]
+enum Missing {
+    Fail,
+    Literal,
+}
+
+/// The one walker behind both: `visit` sees every path reached (as seen
+/// from inside, starting at `/`) and stops the walk by returning true.
+/// Returns the final path and whether `visit` stopped it.
+fn walk_in_root(
+    root: &Path,
+    path: &Path,
+    missing: Missing,
+    mut visit: impl FnMut(&Path) -> bool,
+) -> std::io::Result<(PathBuf, bool)> {
     let mut todo: VecDeque<OsString> = components(path);
     let mut done: Vec<OsString> = Vec::new();
     let mut links = 0;
+    let inside = |done: &[OsString]| -> PathBuf {
+        let mut p = PathBuf::from("/");
+        p.extend(done);
+        p
+    };
     while let Some(c) = todo.pop_front() {
         if c == ".." {
             done.pop();
             continue;
         }
+        done.push(c);
+        if visit(&inside(&done)) {
+            return Ok((inside(&done), true));
+        }
         let mut cand = root.to_path_buf();
         cand.extend(done.iter());
-        cand.push(&c);
-        let meta = std::fs::symlink_metadata(&cand)?;
-        if !meta.file_type().is_symlink() {
-            done.push(c);
+        let is_link = match std::fs::symlink_metadata(&cand) {
+            Ok(meta) => meta.file_type().is_symlink(),
+            Err(_) if missing == Missing::Literal => false,
+            Err(e) => return Err(e),
+        };
+        if !is_link {
             continue;
         }
         links += 1;
@@ -33,6 +74,7 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
             return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
         }
         let target = std::fs::read_link(&cand)?;
+        done.pop();
         if target.is_absolute() {
             done.clear();
         }
@@ -40,9 +82,7 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
             todo.insert(i, t);
         }
     }
-    let mut out = PathBuf::from("/");
-    out.extend(done);
-    Ok(out)
+    Ok((inside(&done), false))
 }
 
 fn components(p: &Path) -> VecDeque<OsString> {
@@ -53,4 +93,47 @@ fn components(p: &Path) -> VecDeque<OsString> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{leads_into, resolve_in_root};
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    fn root_with_links() -> std::path::PathBuf {
+        let root = std::env::temp_dir().join(format!("cellos-paths-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        symlink("/proc/self", root.join("abs")).unwrap();
+        symlink("../../../proc", root.join("etc/up")).unwrap();
+        symlink("etc", root.join("rel")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        root
+    }
+
+    #[test]
+    fn symlinks_stay_inside_the_root() {
+        let root = root_with_links();
+        let r = |p: &str| resolve_in_root(&root, Path::new(p)).map_err(|e| e.raw_os_error());
+        assert_eq!(r("/rel/up").unwrap(), Path::new("/proc"));
+        assert_eq!(r("/../../etc/../etc").unwrap(), Path::new("/etc"));
+        assert_eq!(r("/loop").unwrap_err(), Some(libc::ELOOP));
+        assert!(r("/no/such").is_err(), "a missing component is an error");
+        let proc = [Path::new("/proc")];
+        let leads = |p: &str| leads_into(&root, Path::new(p), &proc);
+        assert!(leads("/abs/fd/3"), "absolute link into /proc");
+        assert!(
+            leads("/rel/up/self/fd/3"),
+            "relative link climbing to /proc"
+        );
+        assert!(leads("/etc/../proc/1"), "plain ..");
+        assert!(
+            !leads("/etc/no/such"),
+            "missing components are taken literally"
+        );
+        assert!(!leads("/loop"), "a loop leads nowhere");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
