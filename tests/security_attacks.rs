@@ -66,6 +66,15 @@ fn all_caps(c: &mut serde_json::Value) {
         json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
 }
 
+/// The host's runtime binary still has the bytes it had before the attack.
+fn assert_unchanged(bin: &std::path::Path, before: &[u8]) {
+    assert!(
+        std::fs::read(bin).unwrap() == before,
+        "{} changed",
+        bin.display()
+    );
+}
+
 /// The runtime binary as it is on the host now.
 fn host_binary() -> (PathBuf, Vec<u8>) {
     let p = PathBuf::from(runtime()).canonicalize().unwrap();
@@ -143,11 +152,7 @@ fn exe_unwrap_during_create_and_run() {
     assert_sealed(&report, "run");
     println!("{o}");
     env.rt(&["delete", "--force", &att]).ok();
-    assert!(
-        std::fs::read(&bin).unwrap() == before,
-        "{} changed",
-        bin.display()
-    );
+    assert_unchanged(&bin, &before);
     env.finish();
 }
 
@@ -172,11 +177,7 @@ fn exe_unwrap_during_exec() {
     let report = read_lossy(&att_bundle.join("stdout"));
     assert!(caught, "the watcher never caught an exec:\n{report}");
     assert_sealed(&report, "exec");
-    assert!(
-        std::fs::read(&bin).unwrap() == before,
-        "{} changed",
-        bin.display()
-    );
+    assert_unchanged(&bin, &before);
     env.finish();
 }
 
@@ -216,11 +217,7 @@ fn exe_unwrap_through_proc_self_exe() {
         "the watcher never caught the runtime's image:\n{report}"
     );
     assert_sealed(&report, "exec of #!/proc/self/exe");
-    assert!(
-        std::fs::read(&bin).unwrap() == before,
-        "{} changed",
-        bin.display()
-    );
+    assert_unchanged(&bin, &before);
     env.finish();
 }
 

@@ -116,6 +116,13 @@ impl Evil {
     /// Fail if the module was loaded anywhere, then clear the markers so
     /// the next step of a test is judged on its own.
     #[track_caller]
+    /// A foreground `run` of `config`; the module must not have loaded.
+    fn run(&self, env: &Env, config: &serde_json::Value, step: &str) -> Out {
+        let o = env.run_fg(&env.bundle_from(config), &env.id());
+        self.assert_not_loaded(step);
+        o
+    }
+
     fn assert_not_loaded(&self, step: &str) {
         let found: Vec<String> = [self.rootfs.join("nss-ran"), self.host_marker.clone()]
             .iter()
@@ -156,8 +163,7 @@ fn run_without_home_uses_image_passwd() {
     let evil = Evil::new(&env);
     let mut c = evil.config(SHOW);
     without_home(&mut c);
-    let o = env.run_fg(&env.bundle_from(&c), &env.id());
-    evil.assert_not_loaded("run without HOME");
+    let o = evil.run(&env, &c, "run without HOME");
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
     env.finish();
@@ -170,15 +176,13 @@ fn run_with_home_or_empty_home() {
     // An existing HOME is left exactly as it is.
     let mut c = evil.config(SHOW);
     push_env(&mut c, "HOME=/tmp/elsewhere");
-    let o = env.run_fg(&env.bundle_from(&c), &env.id());
-    evil.assert_not_loaded("run with HOME");
+    let o = evil.run(&env, &c, "run with HOME");
     o.ok();
     assert_eq!(o.stdout, "home=/tmp/elsewhere\n0\n0\n", "{o}");
     // An empty HOME counts as none.
     let mut c = evil.config(SHOW);
     push_env(&mut c, "HOME=");
-    let o = env.run_fg(&env.bundle_from(&c), &env.id());
-    evil.assert_not_loaded("run with an empty HOME");
+    let o = evil.run(&env, &c, "run with an empty HOME");
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
     env.finish();
@@ -260,8 +264,7 @@ fn passwd_symlink_stays_in_the_rootfs() {
         std::os::unix::fs::symlink(target, &passwd).unwrap();
         let mut c = evil.config(SHOW);
         c["process"]["user"] = json!({"uid": 0, "gid": 0});
-        let o = env.run_fg(&env.bundle_from(&c), &env.id());
-        evil.assert_not_loaded("run with a symlinked /etc/passwd");
+        let o = evil.run(&env, &c, "run with a symlinked /etc/passwd");
         o.ok();
         // Not the host's /root (uid 0 on the host): nothing found in the image.
         assert!(o.stdout.starts_with("home=/\n"), "{target}: {o}");
@@ -324,8 +327,7 @@ fn bind_mounted_passwd_is_used() {
         "destination": "/etc/passwd", "type": "bind", "source": host,
         "options": ["bind", "ro"]
     }));
-    let o = env.run_fg(&env.bundle_from(&c), &env.id());
-    evil.assert_not_loaded("run with a bind-mounted /etc/passwd");
+    let o = evil.run(&env, &c, "run with a bind-mounted /etc/passwd");
     o.ok();
     assert_eq!(o.stdout, "home=/from-bind\n0\n0\n", "{o}");
     env.finish();
