@@ -361,15 +361,14 @@ fn exec_keeps_the_containers_seccomp_filter() {
     );
     assert_eq!(status_of(&o, "Seccomp"), "2", "{o}");
     assert!(!o.stdout.contains("made"), "{o}");
-    let o = env.exec(
+    let o = env.rt(&[
+        "exec",
+        "--no-new-privs",
         &id,
-        &[
-            "--no-new-privs",
-            "sh",
-            "-c",
-            "grep '^Seccomp:' /proc/self/status; mkdir /tmp/y && echo made",
-        ],
-    );
+        "sh",
+        "-c",
+        "grep '^Seccomp:' /proc/self/status; mkdir /tmp/y && echo made",
+    ]);
     assert_eq!(status_of(&o, "Seccomp"), "2", "{o}");
     assert!(!o.stdout.contains("made"), "{o}");
     env.finish();
