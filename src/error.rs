@@ -52,6 +52,14 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+    /// A config field that breaks a rule of the runtime spec (validate.rs).
+    #[error("container \"{id}\": {}: {source}", config.display())]
+    InvalidConfig {
+        id: String,
+        config: PathBuf,
+        #[source]
+        source: Box<crate::validate::Invalid>,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -86,4 +94,25 @@ pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     parts.join(": ")
+}
+
+/// An errno in words, as runc prints them ("no such file or directory"),
+/// for messages that would otherwise show `ENOENT` or `Os { code: 2, … }`.
+pub fn errno_words(errno: i32) -> String {
+    let e = nix::errno::Errno::from_raw(errno);
+    if e == nix::errno::Errno::UnknownErrno {
+        return format!("error {errno}");
+    }
+    e.desc().to_ascii_lowercase()
+}
+
+/// `EPERM` (an errno's name, as libcontainer's Debug text shows it) in words.
+pub fn errno_name_words(name: &str) -> Option<String> {
+    if !name.starts_with('E') || name.len() < 3 {
+        return None;
+    }
+    (1..200)
+        .map(nix::errno::Errno::from_raw)
+        .find(|e| *e != nix::errno::Errno::UnknownErrno && format!("{e:?}") == name)
+        .map(|e| e.desc().to_ascii_lowercase())
 }
