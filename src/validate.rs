@@ -391,6 +391,41 @@ pub fn bundle(s: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
             }
         }
     }
+    if let Some(profile) = s
+        .process()
+        .as_ref()
+        .and_then(|p| p.apparmor_profile().as_ref())
+        && !profile.is_empty()
+        && !std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|t| t.starts_with('Y'))
+    {
+        return refuse(
+            "process.apparmorProfile",
+            profile,
+            Problem::Unusable("AppArmor is not enabled on this host".into()),
+        );
+    }
+    for (name, _) in s
+        .linux()
+        .iter()
+        .flat_map(|l| l.net_devices().iter().flatten())
+    {
+        // A host interface moved into the container: it must exist here.
+        if name.contains('/') || name == "." || name == ".." {
+            return refuse(
+                "linux.netDevices",
+                name,
+                Problem::Malformed("not an interface name"),
+            );
+        }
+        if !Path::new("/sys/class/net").join(name).exists() {
+            return refuse(
+                "linux.netDevices",
+                name,
+                Problem::Unusable("no such network interface on this host".into()),
+            );
+        }
+    }
     for (i, m) in s.mounts().iter().flatten().enumerate() {
         let bind = m.typ().as_deref() == Some("bind")
             || m.options()
