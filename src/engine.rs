@@ -74,6 +74,8 @@ fn tidy(msg: &str) -> String {
         "failed to create container: ",
         "exec process failed with error ",
         "error in executing process : ",
+        "intermediate process error ",
+        "io error: ",
     ] {
         m = m.replace(noise, "");
     }

@@ -98,12 +98,13 @@ pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// An errno in words, as runc prints them ("no such file or directory"),
 /// for messages that would otherwise show `ENOENT` or `Os { code: 2, … }`.
+/// The C library's text, as std's own I/O errors print it.
 pub fn errno_words(errno: i32) -> String {
-    let e = nix::errno::Errno::from_raw(errno);
-    if e == nix::errno::Errno::UnknownErrno {
-        return format!("error {errno}");
-    }
-    e.desc().to_ascii_lowercase()
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text
+        .strip_suffix(&format!(" (os error {errno})"))
+        .unwrap_or(&text);
+    text.to_lowercase()
 }
 
 /// `EPERM` (an errno's name, as libcontainer's Debug text shows it) in words.
@@ -114,5 +115,5 @@ pub fn errno_name_words(name: &str) -> Option<String> {
     (1..200)
         .map(nix::errno::Errno::from_raw)
         .find(|e| *e != nix::errno::Errno::UnknownErrno && format!("{e:?}") == name)
-        .map(|e| e.desc().to_ascii_lowercase())
+        .map(|e| errno_words(e as i32))
 }

@@ -190,13 +190,22 @@ fn tidy_mount_error(cause: &str) -> String {
         let rest = cause.strip_prefix("failed to mount Mount { destination: \"")?;
         let (dest, rest) = rest.split_once('"')?;
         let (fields, why) = rest.split_once(" }: ")?;
-        let src = fields
-            .split_once("source: Some(\"")
-            .and_then(|(_, r)| r.split_once('"'))
-            .map(|(s, _)| s);
-        Some(match src {
-            Some(src) => format!("error mounting \"{src}\" to rootfs at \"{dest}\": {why}"),
-            None => format!("error mounting to rootfs at \"{dest}\": {why}"),
+        let field = |name: &str| {
+            fields
+                .split_once(&format!("{name}: Some(\""))
+                .and_then(|(_, r)| r.split_once('"'))
+                .map(|(s, _)| s)
+        };
+        // The filesystem type, unless it is a bind mount (named by its source).
+        let typ = field("typ")
+            .filter(|t| *t != "bind")
+            .map(|t| format!(" (type \"{t}\")"))
+            .unwrap_or_default();
+        Some(match field("source") {
+            Some(src) => {
+                format!("error mounting \"{src}\"{typ} to rootfs at \"{dest}\": {why}")
+            }
+            None => format!("error mounting{typ} to rootfs at \"{dest}\": {why}"),
         })
     };
     tidy().unwrap_or_else(|| cause.to_string())
@@ -209,9 +218,16 @@ pub fn with_child_cause(msg: &str) -> String {
         return msg.to_string();
     };
     let cause = tidy_mount_error(&cause);
-    let said = std::iter::once(cause.as_str())
-        .chain(cause.match_indices(": ").map(|(i, _)| &cause[i + 2..]))
-        .any(|tail| !tail.is_empty() && msg.contains(tail));
+    // Case aside: the parent may say "Operation not permitted (os error 1)"
+    // where the child's line says "operation not permitted".
+    let (lc_cause, lc_msg) = (cause.to_lowercase(), msg.to_lowercase());
+    let said = std::iter::once(lc_cause.as_str())
+        .chain(
+            lc_cause
+                .match_indices(": ")
+                .map(|(i, _)| &lc_cause[i + 2..]),
+        )
+        .any(|tail| !tail.is_empty() && lc_msg.contains(tail));
     if said {
         msg.to_string()
     } else {
@@ -255,7 +271,7 @@ pub fn init(cfg: &LogConfig) -> std::io::Result<()> {
 /// Report the error that ends this command: one line on stderr, and one
 /// `error` entry in the log file when there is one.
 pub fn report_error(msg: &str) {
-    let line = with_child_cause(msg).replace('\n', " ");
+    let line = nix_errnos_in_words(&with_child_cause(msg)).replace('\n', " ");
     if let Some(sink) = SINK.get().filter(|s| s.file.is_some()) {
         sink.write("error", &line);
     }
@@ -305,7 +321,7 @@ impl<S: Subscriber> Layer<S> for LineLayer {
         if *event.metadata().level() == Level::ERROR
             && let Some(c) = child_cause()
         {
-            c.record(&v.msg);
+            c.record(&v.in_words());
         }
         if sink.file.is_none() && !sink.to_stderr {
             return;
@@ -316,13 +332,15 @@ impl<S: Subscriber> Layer<S> for LineLayer {
             Level::INFO => "info",
             _ => "debug",
         };
-        sink.write(level, &v.msg);
+        sink.write(level, &v.raw());
     }
 }
 
+/// An event's message and its other fields, each as its Debug text.
 #[derive(Default)]
 struct MsgVisitor {
     msg: String,
+    fields: Vec<(&'static str, String)>,
 }
 
 impl Visit for MsgVisitor {
@@ -330,7 +348,7 @@ impl Visit for MsgVisitor {
         if field.name() == "message" {
             let _ = write!(self.msg, "{value:?}");
         } else {
-            let _ = write!(self.msg, " {}={value:?}", field.name());
+            self.fields.push((field.name(), format!("{value:?}")));
         }
     }
 
@@ -338,9 +356,134 @@ impl Visit for MsgVisitor {
         if field.name() == "message" {
             self.msg.push_str(value);
         } else {
-            let _ = write!(self.msg, " {}={value:?}", field.name());
+            self.fields.push((field.name(), format!("{value:?}")));
         }
     }
+}
+
+impl MsgVisitor {
+    /// As the event was written, `key=Debug` fields included: for the log
+    /// file, where the detail helps whoever debugs the engine.
+    fn raw(&self) -> String {
+        let mut out = self.msg.clone();
+        for (k, v) in &self.fields {
+            let _ = write!(out, " {k}={v}");
+        }
+        out
+    }
+
+    /// As a sentence for the user: libcontainer logs its errors with
+    /// Debug fields (`err=Nix(EINVAL) path="/x" major=1`); say
+    /// `"/x" (major 1): invalid argument` instead, and drop what only a
+    /// Rust programmer could read.
+    fn in_words(&self) -> String {
+        let mut named = Vec::new();
+        let mut numbers = Vec::new();
+        let mut cause = None;
+        for (k, v) in &self.fields {
+            if matches!(*k, "err" | "errno" | "e" | "error" | "ret") {
+                cause = cause.or_else(|| debug_errno_words(v));
+            } else if let Some(s) = quoted(v) {
+                named.push(s);
+            } else if let Some(n) = number(v) {
+                if *k != "pid" {
+                    numbers.push(format!("{k} {n}"));
+                }
+            } else if let Some(p) = inner_path(v) {
+                named.push(p);
+            }
+        }
+        let mut out = tidy_debug_errnos(self.msg.trim_end());
+        for n in named {
+            let _ = write!(out, " {n}");
+        }
+        if !numbers.is_empty() {
+            let _ = write!(out, " ({})", numbers.join(", "));
+        }
+        if let Some(c) = cause {
+            let _ = write!(out, ": {c}");
+        }
+        out
+    }
+}
+
+/// `"x"` or `Some("x")`: the quoted string.
+fn quoted(v: &str) -> Option<String> {
+    let v = v
+        .strip_prefix("Some(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(v);
+    (v.len() >= 2 && v.starts_with('"') && v.ends_with('"') && !v[1..v.len() - 1].contains('"'))
+        .then(|| v.to_string())
+}
+
+/// `12`, `Some(12)`, `Uid(12)`: the number.
+fn number(v: &str) -> Option<i64> {
+    let inner = match v.split_once('(') {
+        Some((name, rest)) if name.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            rest.strip_suffix(')')?
+        }
+        _ => v,
+    };
+    inner.parse().ok()
+}
+
+/// A structure's `path: Some("/x")` or `path: "/x"`, quoted.
+fn inner_path(v: &str) -> Option<String> {
+    let rest = v.split_once("path: ")?.1;
+    let rest = rest.strip_prefix("Some(").unwrap_or(rest);
+    let body = rest.strip_prefix('"')?;
+    let end = body.find('"')?;
+    Some(format!("\"{}\"", &body[..end]))
+}
+
+/// The errno a Debug value carries, in words: `ENOENT`, `Nix(EPERM)`,
+/// `NixOther(EPERM)`, `Os { code: 2, … }`, anywhere inside it. None when
+/// it carries none (then the message says enough without it).
+fn debug_errno_words(v: &str) -> Option<String> {
+    if let Some(rest) = v.split_once("Os { code: ").map(|(_, r)| r) {
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = n.parse() {
+            return Some(crate::error::errno_words(n));
+        }
+    }
+    v.split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(crate::error::errno_name_words)
+}
+
+/// nix's rendering of an errno, `EINVAL: Invalid argument`, in words.
+fn nix_errnos_in_words(msg: &str) -> String {
+    if !msg.contains(": ") {
+        return msg.to_string();
+    }
+    let mut out = msg.to_string();
+    for n in 1..200 {
+        let e = nix::errno::Errno::from_raw(n);
+        if e == nix::errno::Errno::UnknownErrno {
+            continue;
+        }
+        let nix_text = e.to_string();
+        if out.contains(&nix_text) {
+            out = out.replace(&nix_text, &crate::error::errno_words(n));
+        }
+    }
+    out
+}
+
+/// Errno names that a message carries as Debug text (`err=ENOENT` written
+/// into the message itself, `Nix(EINVAL)`), in words.
+fn tidy_debug_errnos(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for wrap in ["NixOther(", "Nix("] {
+        while let Some(i) = out.find(wrap) {
+            let rest = &out[i + wrap.len()..];
+            let Some(end) = rest.find(')') else { break };
+            let words = crate::error::errno_name_words(&rest[..end])
+                .unwrap_or_else(|| rest[..end].to_ascii_lowercase());
+            out = format!("{}{}{}", &out[..i], words, &rest[end + 1..]);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -426,7 +569,87 @@ mod tests {
             "error mounting \"/tmp/f\" to rootfs at \"/etc/passwd/x\": \
              cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
         );
+        assert_eq!(
+            tidy_mount_error(
+                "failed to mount Mount { destination: \"/mnt\", typ: Some(\"bogusfs\"), \
+                 source: Some(\"none\"), options: None, uid_mappings: None, \
+                 gid_mappings: None }: ENODEV: No such device"
+            ),
+            "error mounting \"none\" (type \"bogusfs\") to rootfs at \"/mnt\": ENODEV: No such device"
+        );
         assert_eq!(tidy_mount_error("something else: x"), "something else: x");
+    }
+
+    fn event(msg: &str, fields: &[(&'static str, &str)]) -> String {
+        MsgVisitor {
+            msg: msg.into(),
+            fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+        .in_words()
+    }
+
+    #[test]
+    fn libcontainer_debug_fields_read_as_words() {
+        assert_eq!(
+            event(
+                "failed to mknod device",
+                &[
+                    ("err", "Nix(EINVAL)"),
+                    ("path", "\"/r/dev/foo\""),
+                    ("major", "99"),
+                    ("minor", "3")
+                ]
+            ),
+            "failed to mknod device \"/r/dev/foo\" (major 99, minor 3): invalid argument"
+        );
+        assert_eq!(
+            event(
+                "failed to pivot root to",
+                &[("errno", "EBUSY"), ("path", "\"/\"")]
+            ),
+            "failed to pivot root to \"/\": device or resource busy"
+        );
+        assert_eq!(
+            event(
+                "failed to add task to cgroup",
+                &[
+                    ("pid", "Pid(31571)"),
+                    (
+                        "err",
+                        "V1(CpuSetController(WrappedIo(CreateDir { err: Os { code: 1, \
+                         kind: PermissionDenied, message: \"Operation not permitted\" }, \
+                         path: \"/sys/fs/cgroup/cpuset/x\" })))"
+                    ),
+                    ("init", "true")
+                ]
+            ),
+            "failed to add task to cgroup: operation not permitted"
+        );
+        assert_eq!(
+            event(
+                "failed to open namespace file",
+                &[
+                    ("err", "ENOENT"),
+                    (
+                        "namespace",
+                        "LinuxNamespace { typ: Pid, path: Some(\"/no/such/ns\") }"
+                    )
+                ]
+            ),
+            "failed to open namespace file \"/no/such/ns\": no such file or directory"
+        );
+        // A cause with no errno says nothing a user could act on: dropped.
+        assert_eq!(
+            event(
+                "failed to prepare rootfs",
+                &[("err", "UnknownRootfsPropagation(\"x\")")]
+            ),
+            "failed to prepare rootfs"
+        );
+        assert_eq!(
+            nix_errnos_in_words("failed syscall: EBUSY: Device or resource busy"),
+            "failed syscall: device or resource busy"
+        );
     }
 
     #[test]
