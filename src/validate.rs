@@ -8,7 +8,7 @@
 //! at the host (hooks, namespace files, bind sources, the rootfs) and still
 //! writes nothing.
 
-use oci_spec::runtime::{Hook, LinuxDeviceType, Spec};
+use oci_spec::runtime::{Hook, LinuxDeviceType, Process, Spec};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -130,42 +130,44 @@ pub fn spec(spec: &Spec) -> Result<()> {
             return Err(invalid("root.path", None, Problem::Empty));
         }
     }
-    process(spec)?;
+    if let Some(p) = spec.process() {
+        process_at("process.", p)?;
+    }
     mounts(spec)?;
     linux(spec)?;
     hooks(spec)?;
     Ok(())
 }
 
-fn process(spec: &Spec) -> Result<()> {
-    let Some(p) = spec.process() else {
-        return Ok(());
-    };
+/// A process as `exec --process` gives it: the fields are named as in
+/// that file (`args[0]`, `user.uid`).
+pub fn process(p: &Process) -> Result<()> {
+    process_at("", p)
+}
+
+/// The process checks, with `at` ("process." or "") before each field.
+fn process_at(at: &str, p: &Process) -> Result<()> {
     let args = p.args().as_deref().unwrap_or_default();
     if args.is_empty() {
-        return Err(invalid("process.args", None, Problem::Empty));
+        return Err(invalid(format!("{at}args"), None, Problem::Empty));
     }
     for (i, a) in args.iter().enumerate() {
-        no_nul(&format!("process.args[{i}]"), a)?;
+        no_nul(&format!("{at}args[{i}]"), a)?;
     }
-    env_list("process.env", p.env().as_deref())?;
-    no_nul("process.cwd", &lossy(p.cwd()))?;
+    env_list(&format!("{at}env"), p.env().as_deref())?;
+    no_nul(&format!("{at}cwd"), &lossy(p.cwd()))?;
     if let Some((field, v)) = crate::user::id_out_of_range(p.user()) {
-        return refuse_num(
-            format!("process.{field}"),
-            v,
-            Problem::Range("0-2147483647"),
-        );
+        return refuse_num(format!("{at}{field}"), v, Problem::Range("0-2147483647"));
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
-        let field = format!("process.rlimits[{i}]");
+        let field = format!("{at}rlimits[{i}]");
         let typ = spelled(&r.typ());
         if let Some(j) = seen.insert(typ.clone(), i) {
             return refuse(
                 format!("{field}.type"),
                 typ,
-                Problem::Duplicate(format!("process.rlimits[{j}]")),
+                Problem::Duplicate(format!("{at}rlimits[{j}]")),
             );
         }
         if r.soft() > r.hard() {
@@ -179,7 +181,11 @@ fn process(spec: &Spec) -> Result<()> {
     if let Some(adj) = p.oom_score_adj()
         && !(-1000..=1000).contains(&adj)
     {
-        return refuse_num("process.oomScoreAdj", adj, Problem::Range("-1000 to 1000"));
+        return refuse_num(
+            format!("{at}oomScoreAdj"),
+            adj,
+            Problem::Range("-1000 to 1000"),
+        );
     }
     Ok(())
 }
