@@ -552,6 +552,9 @@ fn bad_process_resources_and_signals() {
         ("no cwd", br#"{"args": ["true"], "user": {"uid": 0, "gid": 0}}"#.to_vec(), vec!["cwd"]),
         ("uid out of range", br#"{"args": ["true"], "cwd": "/", "user": {"uid": 4294967295, "gid": 0}}"#.to_vec(), vec!["uid", "4294967295"]),
         ("unknown capability", br#"{"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {"bounding": ["CAP_NOPE"]}}"#.to_vec(), vec!["CAP_NOPE"]),
+        ("NUL in args", br#"{"args": ["a\u0000b"], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#.to_vec(), vec!["args[0]", "NUL"]),
+        ("env without =", br#"{"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["NOEQUALS"]}"#.to_vec(), vec!["env[0]", "\"NOEQUALS\""]),
+        ("empty args", br#"{"args": [], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#.to_vec(), vec!["args"]),
         ("command not found", br#"{"args": ["nonexistent"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]}"#.to_vec(), vec!["nonexistent"]),
     ];
     for (name, bytes, needles) in processes {
