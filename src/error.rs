@@ -82,18 +82,36 @@ impl Error {
 }
 
 /// Join an error and all its sources into one line, skipping repeats
-/// (libcontainer nests the same text several levels deep).
+/// (libcontainer nests the same text several levels deep). Control
+/// characters are escaped: serde quotes a bad key or variant as it was
+/// written, newline included.
 pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        let s = e.to_string();
+        let s = escape_controls(&e.to_string());
         if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
         cur = e.source();
     }
     parts.join(": ")
+}
+
+/// `s` with control characters written as escapes (`\n`, `\u{1b}`).
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// An errno in words, as runc prints them ("no such file or directory"),
