@@ -214,7 +214,13 @@ proptest! {
             (
                 prop::sample::select(vec!["", "SIG", "sig", "RT", "RTMIN", "SIGRTMAX", "rtmin", "KILL", "TERM"]),
                 prop::sample::select(vec!["", "+", "-", "--", "+-"]),
-                prop_oneof![any::<i64>().prop_map(|n| n.to_string()), "[0-9]{0,22}"],
+                prop_oneof![
+                    any::<i64>().prop_map(|n| n.to_string()),
+                    any::<i32>().prop_map(|n| n.to_string()),
+                    (i32::MAX - 40..=i32::MAX).prop_map(|n| n.to_string()),
+                    Just(i32::MIN.to_string()),
+                    "[0-9]{0,22}",
+                ],
             )
                 .prop_map(|(a, b, c)| format!("{a}{b}{c}")),
         ]
