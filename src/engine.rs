@@ -361,7 +361,7 @@ impl Container {
         .map_err(|e| Error::Engine {
             op: "open cgroup of",
             id,
-            msg: chain_message(&e),
+            msg: tidy(&chain_message(&e)),
         })
     }
 
@@ -373,7 +373,7 @@ impl Container {
             .map_err(|e| Error::Engine {
                 op: "list processes of",
                 id: self.id().into(),
-                msg: chain_message(&e),
+                msg: tidy(&chain_message(&e)),
             })?
             .into_iter()
             .map(|p| p.as_raw())
@@ -553,7 +553,7 @@ impl Container {
             .map_err(|e| Error::Engine {
                 op: "update",
                 id: self.id().into(),
-                msg: chain_message(&e),
+                msg: tidy(&chain_message(&e)),
             })
     }
 
@@ -574,7 +574,7 @@ impl Container {
         let s = self.cgroup_manager()?.stats().map_err(|e| Error::Engine {
             op: "read stats of",
             id: self.id().into(),
-            msg: chain_message(&e),
+            msg: tidy(&chain_message(&e)),
         })?;
         serde_json::to_value(&s).map_err(|e| Error::Other(e.to_string()))
     }

@@ -90,20 +90,26 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// The first error logged by a forked child (libcontainer's intermediate or
 /// init process), readable by the parent: an anonymous MAP_SHARED page,
-/// inherited across fork. Layout: state (u32: 0 empty, 1 being written,
-/// 2 written), length (u32), then the message bytes.
+/// inherited across fork. It holds two slots: the first error's message,
+/// and the first errno any child error carried (in words), since
+/// libcontainer often logs a failure first without its errno ("openat2
+/// subpath failed") and then with it, in Debug form only. Slot layout:
+/// state (u32: 0 empty, 1 being written, 2 written), length (u32), bytes.
 struct ChildCause {
     page: *mut u8,
     main_pid: libc::pid_t,
 }
 
-// SAFETY: the page is only touched through the atomic state word and the
-// single writer that wins it; it lives as long as the process.
+// SAFETY: the page is only touched through the atomic state words and the
+// single writer that wins each; it lives as long as the process.
 unsafe impl Send for ChildCause {}
 unsafe impl Sync for ChildCause {}
 
 const CAUSE_PAGE: usize = 4096;
 const CAUSE_HEADER: usize = 8;
+/// Where each slot starts, and where it ends.
+const MESSAGE_SLOT: (usize, usize) = (0, 3072);
+const ERRNO_SLOT: (usize, usize) = (3072, CAUSE_PAGE);
 
 static CHILD_CAUSE: OnceLock<Option<ChildCause>> = OnceLock::new();
 
@@ -130,49 +136,67 @@ impl ChildCause {
         })
     }
 
-    fn state(&self) -> &std::sync::atomic::AtomicU32 {
-        // SAFETY: the page is page-aligned and at least 4 bytes long.
-        unsafe { &*(self.page as *const std::sync::atomic::AtomicU32) }
+    fn state(&self, (start, _): (usize, usize)) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: each slot starts 4-aligned inside the page.
+        unsafe { &*(self.page.add(start) as *const std::sync::atomic::AtomicU32) }
     }
 
     /// Keep `msg` if this is a child and nothing was kept before.
     fn record(&self, msg: &str) {
+        self.record_in(MESSAGE_SLOT, msg);
+    }
+
+    /// Keep the words of an errno a child error carried, if none was kept.
+    fn record_errno(&self, words: &str) {
+        self.record_in(ERRNO_SLOT, words);
+    }
+
+    fn record_in(&self, slot: (usize, usize), msg: &str) {
         use std::sync::atomic::Ordering;
         // SAFETY: getpid cannot fail.
         if unsafe { libc::getpid() } == self.main_pid || msg.is_empty() {
             return;
         }
         if self
-            .state()
+            .state(slot)
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             return;
         }
-        let mut n = msg.len().min(CAUSE_PAGE - CAUSE_HEADER);
+        let (start, end) = slot;
+        let mut n = msg.len().min(end - start - CAUSE_HEADER);
         while !msg.is_char_boundary(n) {
             n -= 1;
         }
-        // SAFETY: we own the page for writing (state 1); n fits after the header.
+        // SAFETY: we own the slot for writing (state 1); n fits after its header.
         unsafe {
-            std::ptr::copy_nonoverlapping(msg.as_ptr(), self.page.add(CAUSE_HEADER), n);
-            (self.page.add(4) as *mut u32).write(n as u32);
+            let base = self.page.add(start);
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), base.add(CAUSE_HEADER), n);
+            (base.add(4) as *mut u32).write(n as u32);
         }
-        self.state().store(2, Ordering::Release);
+        self.state(slot).store(2, Ordering::Release);
     }
 
     fn get(&self) -> Option<String> {
+        self.get_in(MESSAGE_SLOT)
+    }
+
+    fn errno(&self) -> Option<String> {
+        self.get_in(ERRNO_SLOT)
+    }
+
+    fn get_in(&self, slot: (usize, usize)) -> Option<String> {
         use std::sync::atomic::Ordering;
-        if self.state().load(Ordering::Acquire) != 2 {
+        if self.state(slot).load(Ordering::Acquire) != 2 {
             return None;
         }
+        let (start, end) = slot;
         // SAFETY: state 2 means the length and bytes were written and stay put.
         let bytes = unsafe {
-            let n = (self.page.add(4) as *const u32).read() as usize;
-            std::slice::from_raw_parts(
-                self.page.add(CAUSE_HEADER),
-                n.min(CAUSE_PAGE - CAUSE_HEADER),
-            )
+            let base = self.page.add(start);
+            let n = (base.add(4) as *const u32).read() as usize;
+            std::slice::from_raw_parts(base.add(CAUSE_HEADER), n.min(end - start - CAUSE_HEADER))
         };
         Some(String::from_utf8_lossy(bytes).into_owned())
     }
@@ -217,10 +241,22 @@ pub fn with_child_cause(msg: &str) -> String {
     let Some(cause) = child_cause().and_then(ChildCause::get) else {
         return msg.to_string();
     };
-    let cause = tidy_mount_error(&cause);
+    let errno = child_cause().and_then(ChildCause::errno);
+    merge_cause(msg, &cause, errno.as_deref())
+}
+
+/// `msg` with what a child logged (`cause`, and the first errno a child
+/// error carried), each clause said once.
+fn merge_cause(msg: &str, cause: &str, errno: Option<&str>) -> String {
+    let mut cause = tidy_mount_error(cause);
+    if let Some(errno) = errno
+        && !cause.to_ascii_lowercase().contains(errno)
+    {
+        cause = format!("{cause}: {errno}");
+    }
     // Case aside: the parent may say "Operation not permitted (os error 1)"
     // where the child's line says "operation not permitted".
-    let (lc_cause, lc_msg) = (cause.to_lowercase(), msg.to_lowercase());
+    let (lc_cause, lc_msg) = (cause.to_ascii_lowercase(), msg.to_ascii_lowercase());
     let said = std::iter::once(lc_cause.as_str())
         .chain(
             lc_cause
@@ -229,9 +265,21 @@ pub fn with_child_cause(msg: &str) -> String {
         )
         .any(|tail| !tail.is_empty() && lc_msg.contains(tail));
     if said {
-        msg.to_string()
-    } else {
-        format!("{msg}: {cause}")
+        return msg.to_string();
+    }
+    // The child's line may start where the message ends ("failed to
+    // prepare rootfs"), or say the message's last clause again with more
+    // detail ("failed to mount path as readonly \"/x\""): say it once.
+    let (head, last) = lc_msg.rsplit_once(": ").unwrap_or(("", &lc_msg));
+    if !head.is_empty() && !last.is_empty() && lc_cause.starts_with(last) {
+        return format!("{}: {cause}", &msg[..head.len()]);
+    }
+    let overlap = std::iter::once(lc_cause.len())
+        .chain(lc_cause.rmatch_indices(": ").map(|(i, _)| i))
+        .find(|&i| lc_msg.ends_with(&lc_cause[..i]));
+    match overlap {
+        Some(i) if i < cause.len() => format!("{msg}{}", &cause[i..]),
+        _ => format!("{msg}: {cause}"),
     }
 }
 
@@ -322,6 +370,9 @@ impl<S: Subscriber> Layer<S> for LineLayer {
             && let Some(c) = child_cause()
         {
             c.record(&v.in_words());
+            if let Some(errno) = v.errno_words() {
+                c.record_errno(&errno);
+            }
         }
         if sink.file.is_none() && !sink.to_stderr {
             return;
@@ -376,13 +427,21 @@ impl MsgVisitor {
     /// Debug fields (`err=Nix(EINVAL) path="/x" major=1`); say
     /// `"/x" (major 1): invalid argument` instead, and drop what only a
     /// Rust programmer could read.
+    /// The errno the event's error fields carry, in words.
+    fn errno_words(&self) -> Option<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| is_error_field(k))
+            .find_map(|(_, v)| debug_errno_words(v))
+    }
+
     fn in_words(&self) -> String {
         let mut named = Vec::new();
         let mut numbers = Vec::new();
         let mut cause = None;
         for (k, v) in &self.fields {
-            if matches!(*k, "err" | "errno" | "e" | "error" | "ret") {
-                cause = cause.or_else(|| debug_errno_words(v));
+            if is_error_field(k) {
+                cause = cause.or_else(|| debug_errno_words(v).or_else(|| debug_message(v)));
             } else if let Some(s) = quoted(v) {
                 named.push(s);
             } else if let Some(n) = number(v) {
@@ -405,6 +464,48 @@ impl MsgVisitor {
         }
         out
     }
+}
+
+/// The names libcontainer gives the error field of an event.
+fn is_error_field(k: &str) -> bool {
+    matches!(k, "err" | "errno" | "e" | "error" | "ret")
+}
+
+/// The text an error without an errno carries in its Debug form:
+/// `Mount(Other("proc must be mounted on a directory"))` says the string;
+/// `UnknownRootfsPropagation("x")` says the variant in words and the string.
+fn debug_message(v: &str) -> Option<String> {
+    let open = v.find("(\"")?;
+    let body = &v[open + 2..];
+    let mut end = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => {
+                end = Some(i);
+                break;
+            }
+            _ => escaped = false,
+        }
+    }
+    let text = body[..end?].replace("\\\"", "\"");
+    let name = v[..open]
+        .rsplit(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    if matches!(name, "" | "Other" | "Custom" | "Some" | "String") {
+        return Some(text);
+    }
+    // CamelCase to words: UnknownRootfsPropagation -> unknown rootfs propagation.
+    let mut words = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    Some(format!("{words} \"{text}\""))
 }
 
 /// `"x"` or `Some("x")`: the quoted string.
@@ -559,6 +660,43 @@ mod tests {
     }
 
     #[test]
+    fn a_childs_cause_is_said_once() {
+        let m = "create container \"x\": failed to prepare rootfs";
+        assert_eq!(
+            merge_cause(
+                m,
+                "failed to prepare rootfs: proc must be a directory",
+                None
+            ),
+            "create container \"x\": failed to prepare rootfs: proc must be a directory"
+        );
+        assert_eq!(
+            merge_cause(
+                "create container \"x\": failed to mount path as readonly",
+                "failed to mount path as readonly \"/x\": too many levels of symbolic links",
+                None
+            ),
+            "create container \"x\": failed to mount path as readonly \"/x\": too many levels of symbolic links"
+        );
+        assert_eq!(
+            merge_cause(
+                m,
+                "openat2 subpath failed",
+                Some("too many levels of symbolic links")
+            ),
+            format!("{m}: openat2 subpath failed: too many levels of symbolic links")
+        );
+        assert_eq!(
+            merge_cause(
+                "x: Operation not permitted (os error 1)",
+                "failed to add task to cgroup: operation not permitted",
+                Some("operation not permitted")
+            ),
+            "x: Operation not permitted (os error 1)"
+        );
+    }
+
+    #[test]
     fn mount_errors_read_like_runcs() {
         assert_eq!(
             tidy_mount_error(
@@ -638,13 +776,31 @@ mod tests {
             ),
             "failed to open namespace file \"/no/such/ns\": no such file or directory"
         );
-        // A cause with no errno says nothing a user could act on: dropped.
+        // A cause without an errno: its message, or its variant in words.
         assert_eq!(
             event(
                 "failed to prepare rootfs",
                 &[("err", "UnknownRootfsPropagation(\"x\")")]
             ),
-            "failed to prepare rootfs"
+            "failed to prepare rootfs: unknown rootfs propagation \"x\""
+        );
+        assert_eq!(
+            event(
+                "failed to prepare rootfs",
+                &[(
+                    "err",
+                    "Mount(Other(\"proc must be mounted on \\\"a\\\" directory\"))"
+                )]
+            ),
+            "failed to prepare rootfs: proc must be mounted on \"a\" directory"
+        );
+        // Nothing but structure: the parent's message says it already.
+        assert_eq!(
+            event(
+                "failed to apply cgroup",
+                &[("err", "V1(MemoryController(UnableToSet { target: 1 }))")]
+            ),
+            "failed to apply cgroup"
         );
         assert_eq!(
             nix_errnos_in_words("failed syscall: EBUSY: Device or resource busy"),
