@@ -134,6 +134,13 @@ fn tmpfs_at(dest: &str) -> Value {
     json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"})
 }
 
+/// An empty rootfs of the bundle's own, for cases that change files in it
+/// (the fixture's rootfs is shared by every test).
+fn private_rootfs(dir: &Path, c: &mut Value) {
+    std::fs::create_dir(dir.join("rootfs")).unwrap();
+    c["root"]["path"] = json!("rootfs");
+}
+
 fn bundles() -> Vec<Case> {
     vec![
         Case {
@@ -195,6 +202,40 @@ fn bundles() -> Vec<Case> {
                 c["root"]["path"] = json!("rootfs");
             }),
             needles: &["root.path", "\"rootfs\"", "host's root directory"],
+        },
+        Case {
+            name: "rootfs is a symlink loop",
+            input: Input::Dir(|dir, c| {
+                std::os::unix::fs::symlink("rootfs", dir.join("rootfs")).unwrap();
+                c["root"]["path"] = json!("rootfs");
+            }),
+            needles: &["rootfs", "Too many levels of symbolic links"],
+        },
+        Case {
+            name: "/proc in the rootfs is a file",
+            input: Input::Dir(|dir, c| {
+                private_rootfs(dir, c);
+                std::fs::write(dir.join("rootfs/proc"), "").unwrap();
+            }),
+            needles: &["proc", "ordinary directory"],
+        },
+        Case {
+            name: "mount below a symlink loop",
+            input: Input::Dir(|dir, c| {
+                private_rootfs(dir, c);
+                std::os::unix::fs::symlink("loop", dir.join("rootfs/loop")).unwrap();
+                add_mount(c, tmpfs_at("/loop/x"));
+            }),
+            needles: &["\"/loop/x\"", "too many levels of symbolic links"],
+        },
+        Case {
+            name: "read-only path below a symlink loop",
+            input: Input::Dir(|dir, c| {
+                private_rootfs(dir, c);
+                std::os::unix::fs::symlink("loop", dir.join("rootfs/loop")).unwrap();
+                c["linux"]["readonlyPaths"] = json!(["/loop/x"]);
+            }),
+            needles: &["\"/loop/x\"", "too many levels of symbolic links"],
         },
         case(
             "relative mount destination",
