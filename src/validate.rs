@@ -42,6 +42,9 @@ pub enum Problem {
     Duplicate(String),
     #[error("is out of range ({0})")]
     Range(&'static str),
+    /// runc's rule, in runc's words (engines and tests match them).
+    #[error("is refused: {}", crate::user::RANGE_MSG)]
+    IdRange,
     #[error("is not supported: {0}")]
     Unsupported(&'static str),
     #[error("is not valid: {0}")]
@@ -157,7 +160,7 @@ fn process_at(at: &str, p: &Process) -> Result<()> {
     env_list(&format!("{at}env"), p.env().as_deref())?;
     no_nul(&format!("{at}cwd"), &lossy(p.cwd()))?;
     if let Some((field, v)) = crate::user::id_out_of_range(p.user()) {
-        return refuse_num(format!("{at}{field}"), v, Problem::Range("0-2147483647"));
+        return refuse_num(format!("{at}{field}"), v, Problem::IdRange);
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
@@ -565,7 +568,7 @@ mod tests {
     fn process_fields() {
         refused(
             |v| v["process"]["user"]["gid"] = json!(2147483648u32),
-            "process.user.gid 2147483648 is out of range (0-2147483647)",
+            "process.user.gid 2147483648 is refused: uids and gids must be in range 0-2147483647",
         );
         refused(
             |v| v["process"]["args"] = json!([]),
