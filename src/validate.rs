@@ -414,6 +414,17 @@ pub fn bundle(s: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
             Problem::Unusable("AppArmor is not enabled on this host".into()),
         );
     }
+    let rdt = s.linux().as_ref().and_then(|l| l.intel_rdt().as_ref());
+    if rdt.is_some()
+        && !std::fs::read_to_string("/proc/self/mountinfo")
+            .is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")))
+    {
+        return Err(invalid(
+            "linux.intelRdt",
+            None,
+            Problem::Unusable("no resctrl filesystem is mounted on this host".into()),
+        ));
+    }
     for (name, _) in s
         .linux()
         .iter()

@@ -290,6 +290,11 @@ fn bundles() -> Vec<Case> {
             |c| c["linux"]["netDevices"] = json!({"nosuch0": {}}),
         ),
         case(
+            "Intel RDT without resctrl",
+            &["linux.intelRdt", "resctrl"],
+            |c| c["linux"]["intelRdt"] = json!({"closID": "x"}),
+        ),
+        case(
             "hook env without =",
             &["hooks.poststop[0].env[0]", "\"X\""],
             |c| c["hooks"] = json!({"poststop": [{"path": "/bin/true", "env": ["X"]}]}),
