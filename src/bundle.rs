@@ -98,7 +98,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
         what: "parse",
         path: config.clone(),
-        msg: e.to_string(),
+        msg: crate::validate::parse_error(&text, &e),
     })?;
     let root = spec
         .root()

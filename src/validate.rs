@@ -499,6 +499,95 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
+/// A JSON parse error of `text` with the field it happened in, as a path
+/// (`process.args: invalid type: ...`): serde_json says only the line and
+/// column, and a config is hundreds of lines long.
+pub fn parse_error(text: &str, e: &serde_json::Error) -> String {
+    // serde quotes a bad key or variant as written, newline included.
+    let what = crate::error::escape_controls(&e.to_string());
+    match json_path_at(text, e.line(), e.column()) {
+        Some(path) if !path.is_empty() => format!("{path}: {what}"),
+        _ => what,
+    }
+}
+
+/// The path of the innermost field open at `line`:`column` (1-based, as
+/// serde_json counts them) in `text`, read with a small scanner that only
+/// tracks objects, arrays, keys and strings.
+fn json_path_at(text: &str, line: usize, column: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
+    let start = if line == 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let end = (start + column).min(text.len());
+    enum Frame {
+        Object { key: Option<String>, in_value: bool },
+        Array(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < end {
+        match bytes[i] {
+            b'{' => stack.push(Frame::Object {
+                key: None,
+                in_value: false,
+            }),
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object { key, in_value }) => {
+                    *key = None;
+                    *in_value = false;
+                }
+                Some(Frame::Array(n)) => *n += 1,
+                None => {}
+            },
+            b':' => {
+                if let Some(Frame::Object { in_value, .. }) = stack.last_mut() {
+                    *in_value = true;
+                }
+            }
+            b'"' => {
+                let from = i + 1;
+                i = from;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Object {
+                    key,
+                    in_value: false,
+                }) = stack.last_mut()
+                {
+                    *key = text.get(from..i.min(text.len())).map(str::to_string);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for f in &stack {
+        match f {
+            Frame::Object { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&crate::error::escape_controls(k));
+            }
+            Frame::Object { key: None, .. } => break,
+            Frame::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    Some(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +620,36 @@ mod tests {
     fn refused(edit: impl FnOnce(&mut Value), want: &str) {
         let e = check(edit).expect_err(want);
         assert_eq!(e, want);
+    }
+
+    fn parse_err(text: &str) -> String {
+        let e = serde_json::from_str::<Spec>(text).unwrap_err();
+        parse_error(text, &e)
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let mut v = base();
+        v["process"]["args"] = json!("sh");
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let e = parse_err(&text);
+        assert!(e.starts_with("process.args: invalid type"), "{e}");
+        v = base();
+        v["linux"]["namespaces"][1]["type"] = json!("bogus");
+        let e = parse_err(&v.to_string());
+        assert!(
+            e.starts_with("linux.namespaces[1].type: unknown variant `bogus`"),
+            "{e}"
+        );
+        v = base();
+        v["process"]["user"]["uid"] = json!(-1);
+        let e = parse_err(&v.to_string());
+        assert!(e.starts_with("process.user.uid: invalid value"), "{e}");
+        // Not JSON at all: no path, serde's words.
+        assert_eq!(
+            parse_err("{"),
+            "EOF while parsing an object at line 1 column 1"
+        );
     }
 
     #[test]

@@ -190,7 +190,9 @@ const SPEC_EXTRA: &[&str] = &[
 /// checks of validate.rs (the pure part of bundle.rs's preparation).
 fn check_config(text: &str) -> Result<(), TestCaseError> {
     match serde_json::from_str::<Spec>(text) {
-        Err(e) => clean_line(&chain_message(&e), text),
+        // As create says it: the field's path, then serde's words.
+        Err(e) => clean_line(&chain_message(&e), text)
+            .and_then(|()| clean_line(&validate::parse_error(text, &e), text)),
         Ok(spec) => match validate::spec(&spec) {
             Ok(()) => Ok(()),
             // Our own checks quote every value: their Display is one line.

@@ -163,12 +163,16 @@ fn bundles() -> Vec<Case> {
             input: Input::Raw(b"[]"),
             needles: &["config.json", "root"],
         },
-        case("args is a string", &["config.json", "invalid type"], |c| {
-            c["process"]["args"] = json!("sh")
-        }),
-        case("uid is a string", &["config.json", "\"0\""], |c| {
-            c["process"]["user"]["uid"] = json!("0")
-        }),
+        case(
+            "args is a string",
+            &["config.json", "process.args", "invalid type"],
+            |c| c["process"]["args"] = json!("sh"),
+        ),
+        case(
+            "uid is a string",
+            &["config.json", "process.user.uid", "\"0\""],
+            |c| c["process"]["user"]["uid"] = json!("0"),
+        ),
         case("no root", &["config.json", "root"], |c| {
             c.as_object_mut().unwrap().remove("root");
         }),
@@ -299,12 +303,16 @@ fn bundles() -> Vec<Case> {
             &["hooks.poststop[0].env[0]", "\"X\""],
             |c| c["hooks"] = json!({"poststop": [{"path": "/bin/true", "env": ["X"]}]}),
         ),
-        case("unknown namespace", &["config.json", "bogus"], |c| {
-            c["linux"]["namespaces"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"type": "bogus"}))
-        }),
+        case(
+            "unknown namespace",
+            &["config.json", "linux.namespaces[6].type", "bogus"],
+            |c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "bogus"}))
+            },
+        ),
         case(
             "duplicate namespace",
             &["linux.namespaces[6].type", "\"pid\"", "twice"],
@@ -333,9 +341,11 @@ fn bundles() -> Vec<Case> {
             &["process.user.additionalGids[0]", "2147483648"],
             |c| c["process"]["user"]["additionalGids"] = json!([2147483648u32]),
         ),
-        case("unknown rlimit", &["config.json", "RLIMIT_BOGUS"], |c| {
-            c["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}])
-        }),
+        case(
+            "unknown rlimit",
+            &["config.json", "process.rlimits[0].type", "RLIMIT_BOGUS"],
+            |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}]),
+        ),
         case(
             "rlimit soft above hard",
             &["process.rlimits[0].soft", "100"],
@@ -357,9 +367,11 @@ fn bundles() -> Vec<Case> {
         case("unknown capability", &["config.json", "CAP_BOGUS"], |c| {
             c["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"])
         }),
-        case("unknown seccomp action", &["SCMP_ACT_BOGUS"], |c| {
-            c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"})
-        }),
+        case(
+            "unknown seccomp action",
+            &["linux.seccomp.defaultAction", "SCMP_ACT_BOGUS"],
+            |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"}),
+        ),
         case("unknown seccomp arch", &["SCMP_ARCH_BOGUS"], |c| {
             c["linux"]["seccomp"] =
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_BOGUS"]})
@@ -392,10 +404,14 @@ fn bundles() -> Vec<Case> {
             &["linux.cgroupsPath", "../../escape"],
             |c| c["linux"]["cgroupsPath"] = json!("../../escape"),
         ),
-        case("unknown device type", &["config.json", "`x`"], |c| {
-            c["linux"]["devices"] =
-                json!([{"path": "/dev/foo", "type": "x", "major": 1, "minor": 3}])
-        }),
+        case(
+            "unknown device type",
+            &["config.json", "linux.devices[0].type", "`x`"],
+            |c| {
+                c["linux"]["devices"] =
+                    json!([{"path": "/dev/foo", "type": "x", "major": 1, "minor": 3}])
+            },
+        ),
         case(
             "relative device path",
             &["linux.devices[0].path", "\"dev/foo\""],

@@ -66,6 +66,7 @@ pub struct Exec {
 /// process of a config (validate.rs); errors name `path`.
 pub fn parse_process(text: &str, path: &Path) -> anyhow::Result<Process> {
     let p: Process = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!(crate::validate::parse_error(text, &e)))
         .with_context(|| format!("parse process file {}", path.display()))?;
     crate::validate::process(&p).with_context(|| format!("process file {}", path.display()))?;
     Ok(p)

@@ -141,7 +141,9 @@ fn check_known(v: &Value) -> anyhow::Result<()> {
 
 /// The JSON of a --resources file (`src` names it), unknown keys refused.
 fn resources_value(text: &str, src: &str) -> anyhow::Result<Value> {
-    let v: Value = serde_json::from_str(text).with_context(|| format!("parse resources {src}"))?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!(crate::validate::parse_error(text, &e)))
+        .with_context(|| format!("parse resources {src}"))?;
     check_known(&v)?;
     Ok(v)
 }
