@@ -49,8 +49,6 @@ pub enum Problem {
     Unsupported(&'static str),
     #[error("is not valid: {0}")]
     Malformed(&'static str),
-    #[error("does not exist")]
-    Missing,
     #[error("cannot be used: {0}")]
     Unusable(String),
 }
@@ -459,12 +457,11 @@ pub fn bundle(s: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `p` exists. If not, say the errno as runc does ("no such file or
+/// directory"): engines and their users look for those words.
 fn host_exists(field: &str, p: &Path) -> Result<()> {
     match std::fs::metadata(p) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            refuse(field, lossy(p), Problem::Missing)
-        }
         Err(e) => refuse(field, lossy(p), Problem::Unusable(io_words(&e))),
     }
 }
@@ -798,7 +795,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e,
-            r#"hooks.prestart[0].path "/no/such/hook" does not exist"#
+            r#"hooks.prestart[0].path "/no/such/hook" cannot be used: no such file or directory"#
         );
         let e = run(
             &s(&|v| v["hooks"] = json!({"poststart": [{"path": plain}]})),
@@ -816,7 +813,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e,
-            format!("mounts[0].source {:?} does not exist", dir.join("nope"))
+            format!(
+                "mounts[0].source {:?} cannot be used: no such file or directory",
+                dir.join("nope")
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
