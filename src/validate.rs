@@ -771,7 +771,16 @@ mod tests {
 
     #[test]
     fn host_checks_name_the_missing_thing() {
-        let dir = std::env::temp_dir().join(format!("cellos-validate-{}", std::process::id()));
+        /// Removes the temp dir, on failure too.
+        struct TempDir(std::path::PathBuf);
+        impl Drop for TempDir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let tmp =
+            TempDir(std::env::temp_dir().join(format!("cellos-validate-{}", std::process::id())));
+        let dir = tmp.0.clone();
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
         let plain = dir.join("plain");
         std::fs::write(&plain, "").unwrap();
@@ -818,6 +827,6 @@ mod tests {
                 dir.join("nope")
             )
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(tmp);
     }
 }
