@@ -208,7 +208,15 @@ fn check_config(text: &str) -> Result<(), TestCaseError> {
 fn check_prepare(text: &str) -> Result<(), TestCaseError> {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("cellos-fuzz-{}-{n}", std::process::id()));
+    /// Removes the temp dir, after a panic too.
+    struct TempDir(std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let tmp = TempDir(std::env::temp_dir().join(format!("cellos-fuzz-{}-{n}", std::process::id())));
+    let dir = tmp.0.clone();
     let bundle = dir.join("bundle");
     std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
     std::fs::write(bundle.join("config.json"), text).unwrap();
@@ -227,7 +235,7 @@ fn check_prepare(text: &str) -> Result<(), TestCaseError> {
             }
         }
     };
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     out
 }
 
