@@ -64,22 +64,6 @@ fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
     }
 }
 
-/// runc refuses ids above 2^31-1; the kernel would read (uid_t)-1 as
-/// "no change" and leave the process root.
-fn check_user_ids(spec: &Spec, config: &Path) -> Result<()> {
-    let Some(p) = spec.process() else {
-        return Ok(());
-    };
-    match crate::user::id_out_of_range(p.user()) {
-        Some((field, v)) => Err(Error::Other(format!(
-            "{}: process.{field} {v}: {}",
-            config.display(),
-            crate::user::RANGE_MSG
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// The text of the /etc/passwd the container will see, read without
 /// leaving the rootfs. A bind mount over /etc/passwd or /etc (the last one
 /// wins, as they are mounted in order) is read at its source instead: the
@@ -183,7 +167,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
         what: "parse",
         path: config.clone(),
-        msg: e.to_string(),
+        msg: crate::validate::parse_error(&text, &e),
     })?;
     let root = spec
         .root()
@@ -212,8 +196,12 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
             config.display()
         )));
     }
+    crate::validate::bundle(&spec, &bundle, &rootfs).map_err(|source| Error::InvalidConfig {
+        id: id.to_string(),
+        config: config.clone(),
+        source: Box::new(source),
+    })?;
     check_cwd(&spec, &rootfs, &config)?;
-    check_user_ids(&spec, &config)?;
     check_hostile_paths(&spec, &rootfs, &config)?;
     let mut patched = false;
     let mut home_set = false;

@@ -77,6 +77,8 @@ fn tidy(msg: &str) -> String {
         "failed to create container: ",
         "exec process failed with error ",
         "error in executing process : ",
+        "intermediate process error ",
+        "io error: ",
     ] {
         m = m.replace(noise, "");
     }
@@ -429,7 +431,7 @@ impl Container {
         .map_err(|e| Error::Engine {
             op: "open cgroup of",
             id,
-            msg: chain_message(&e),
+            msg: tidy(&chain_message(&e)),
         })
     }
 
@@ -441,7 +443,7 @@ impl Container {
             .map_err(|e| Error::Engine {
                 op: "list processes of",
                 id: self.id().into(),
-                msg: chain_message(&e),
+                msg: tidy(&chain_message(&e)),
             })?
             .into_iter()
             .map(|p| p.as_raw())
@@ -701,7 +703,7 @@ impl Container {
             .map_err(|e| Error::Engine {
                 op: "update",
                 id: self.id().into(),
-                msg: chain_message(&e),
+                msg: tidy(&chain_message(&e)),
             })
     }
 
@@ -722,7 +724,7 @@ impl Container {
         let s = self.cgroup_manager()?.stats().map_err(|e| Error::Engine {
             op: "read stats of",
             id: self.id().into(),
-            msg: chain_message(&e),
+            msg: tidy(&chain_message(&e)),
         })?;
         serde_json::to_value(&s).map_err(|e| Error::Other(e.to_string()))
     }

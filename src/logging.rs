@@ -90,20 +90,26 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// The first error logged by a forked child (libcontainer's intermediate or
 /// init process), readable by the parent: an anonymous MAP_SHARED page,
-/// inherited across fork. Layout: state (u32: 0 empty, 1 being written,
-/// 2 written), length (u32), then the message bytes.
+/// inherited across fork. It holds two slots: the first error's message,
+/// and the first errno any child error carried (in words), since
+/// libcontainer often logs a failure first without its errno ("openat2
+/// subpath failed") and then with it, in Debug form only. Slot layout:
+/// state (u32: 0 empty, 1 being written, 2 written), length (u32), bytes.
 struct ChildCause {
     page: *mut u8,
     main_pid: libc::pid_t,
 }
 
-// SAFETY: the page is only touched through the atomic state word and the
-// single writer that wins it; it lives as long as the process.
+// SAFETY: the page is only touched through the atomic state words and the
+// single writer that wins each; it lives as long as the process.
 unsafe impl Send for ChildCause {}
 unsafe impl Sync for ChildCause {}
 
 const CAUSE_PAGE: usize = 4096;
 const CAUSE_HEADER: usize = 8;
+/// Where each slot starts, and where it ends.
+const MESSAGE_SLOT: (usize, usize) = (0, 3072);
+const ERRNO_SLOT: (usize, usize) = (3072, CAUSE_PAGE);
 
 static CHILD_CAUSE: OnceLock<Option<ChildCause>> = OnceLock::new();
 
@@ -130,49 +136,67 @@ impl ChildCause {
         })
     }
 
-    fn state(&self) -> &std::sync::atomic::AtomicU32 {
-        // SAFETY: the page is page-aligned and at least 4 bytes long.
-        unsafe { &*(self.page as *const std::sync::atomic::AtomicU32) }
+    fn state(&self, (start, _): (usize, usize)) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: each slot starts 4-aligned inside the page.
+        unsafe { &*(self.page.add(start) as *const std::sync::atomic::AtomicU32) }
     }
 
     /// Keep `msg` if this is a child and nothing was kept before.
     fn record(&self, msg: &str) {
+        self.record_in(MESSAGE_SLOT, msg);
+    }
+
+    /// Keep the words of an errno a child error carried, if none was kept.
+    fn record_errno(&self, words: &str) {
+        self.record_in(ERRNO_SLOT, words);
+    }
+
+    fn record_in(&self, slot: (usize, usize), msg: &str) {
         use std::sync::atomic::Ordering;
         // SAFETY: getpid cannot fail.
         if unsafe { libc::getpid() } == self.main_pid || msg.is_empty() {
             return;
         }
         if self
-            .state()
+            .state(slot)
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             return;
         }
-        let mut n = msg.len().min(CAUSE_PAGE - CAUSE_HEADER);
+        let (start, end) = slot;
+        let mut n = msg.len().min(end - start - CAUSE_HEADER);
         while !msg.is_char_boundary(n) {
             n -= 1;
         }
-        // SAFETY: we own the page for writing (state 1); n fits after the header.
+        // SAFETY: we own the slot for writing (state 1); n fits after its header.
         unsafe {
-            std::ptr::copy_nonoverlapping(msg.as_ptr(), self.page.add(CAUSE_HEADER), n);
-            (self.page.add(4) as *mut u32).write(n as u32);
+            let base = self.page.add(start);
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), base.add(CAUSE_HEADER), n);
+            (base.add(4) as *mut u32).write(n as u32);
         }
-        self.state().store(2, Ordering::Release);
+        self.state(slot).store(2, Ordering::Release);
     }
 
     fn get(&self) -> Option<String> {
+        self.get_in(MESSAGE_SLOT)
+    }
+
+    fn errno(&self) -> Option<String> {
+        self.get_in(ERRNO_SLOT)
+    }
+
+    fn get_in(&self, slot: (usize, usize)) -> Option<String> {
         use std::sync::atomic::Ordering;
-        if self.state().load(Ordering::Acquire) != 2 {
+        if self.state(slot).load(Ordering::Acquire) != 2 {
             return None;
         }
+        let (start, end) = slot;
         // SAFETY: state 2 means the length and bytes were written and stay put.
         let bytes = unsafe {
-            let n = (self.page.add(4) as *const u32).read() as usize;
-            std::slice::from_raw_parts(
-                self.page.add(CAUSE_HEADER),
-                n.min(CAUSE_PAGE - CAUSE_HEADER),
-            )
+            let base = self.page.add(start);
+            let n = (base.add(4) as *const u32).read() as usize;
+            std::slice::from_raw_parts(base.add(CAUSE_HEADER), n.min(end - start - CAUSE_HEADER))
         };
         Some(String::from_utf8_lossy(bytes).into_owned())
     }
@@ -190,13 +214,22 @@ fn tidy_mount_error(cause: &str) -> String {
         let rest = cause.strip_prefix("failed to mount Mount { destination: \"")?;
         let (dest, rest) = rest.split_once('"')?;
         let (fields, why) = rest.split_once(" }: ")?;
-        let src = fields
-            .split_once("source: Some(\"")
-            .and_then(|(_, r)| r.split_once('"'))
-            .map(|(s, _)| s);
-        Some(match src {
-            Some(src) => format!("error mounting \"{src}\" to rootfs at \"{dest}\": {why}"),
-            None => format!("error mounting to rootfs at \"{dest}\": {why}"),
+        let field = |name: &str| {
+            fields
+                .split_once(&format!("{name}: Some(\""))
+                .and_then(|(_, r)| r.split_once('"'))
+                .map(|(s, _)| s)
+        };
+        // The filesystem type, unless it is a bind mount (named by its source).
+        let typ = field("typ")
+            .filter(|t| *t != "bind")
+            .map(|t| format!(" (type \"{t}\")"))
+            .unwrap_or_default();
+        Some(match field("source") {
+            Some(src) => {
+                format!("error mounting \"{src}\"{typ} to rootfs at \"{dest}\": {why}")
+            }
+            None => format!("error mounting{typ} to rootfs at \"{dest}\": {why}"),
         })
     };
     tidy().unwrap_or_else(|| cause.to_string())
@@ -208,14 +241,45 @@ pub fn with_child_cause(msg: &str) -> String {
     let Some(cause) = child_cause().and_then(ChildCause::get) else {
         return msg.to_string();
     };
-    let cause = tidy_mount_error(&cause);
-    let said = std::iter::once(cause.as_str())
-        .chain(cause.match_indices(": ").map(|(i, _)| &cause[i + 2..]))
-        .any(|tail| !tail.is_empty() && msg.contains(tail));
+    let errno = child_cause().and_then(ChildCause::errno);
+    merge_cause(msg, &cause, errno.as_deref())
+}
+
+/// `msg` with what a child logged (`cause`, and the first errno a child
+/// error carried), each clause said once.
+fn merge_cause(msg: &str, cause: &str, errno: Option<&str>) -> String {
+    let mut cause = tidy_mount_error(cause);
+    if let Some(errno) = errno
+        && !cause.to_ascii_lowercase().contains(errno)
+    {
+        cause = format!("{cause}: {errno}");
+    }
+    // Case aside: the parent may say "Operation not permitted (os error 1)"
+    // where the child's line says "operation not permitted".
+    let (lc_cause, lc_msg) = (cause.to_ascii_lowercase(), msg.to_ascii_lowercase());
+    let said = std::iter::once(lc_cause.as_str())
+        .chain(
+            lc_cause
+                .match_indices(": ")
+                .map(|(i, _)| &lc_cause[i + 2..]),
+        )
+        .any(|tail| !tail.is_empty() && lc_msg.contains(tail));
     if said {
-        msg.to_string()
-    } else {
-        format!("{msg}: {cause}")
+        return msg.to_string();
+    }
+    // The child's line may start where the message ends ("failed to
+    // prepare rootfs"), or say the message's last clause again with more
+    // detail ("failed to mount path as readonly \"/x\""): say it once.
+    let (head, last) = lc_msg.rsplit_once(": ").unwrap_or(("", &lc_msg));
+    if !head.is_empty() && !last.is_empty() && lc_cause.starts_with(last) {
+        return format!("{}: {cause}", &msg[..head.len()]);
+    }
+    let overlap = std::iter::once(lc_cause.len())
+        .chain(lc_cause.rmatch_indices(": ").map(|(i, _)| i))
+        .find(|&i| lc_msg.ends_with(&lc_cause[..i]));
+    match overlap {
+        Some(i) if i < cause.len() => format!("{msg}{}", &cause[i..]),
+        _ => format!("{msg}: {cause}"),
     }
 }
 
@@ -255,7 +319,7 @@ pub fn init(cfg: &LogConfig) -> std::io::Result<()> {
 /// Report the error that ends this command: one line on stderr, and one
 /// `error` entry in the log file when there is one.
 pub fn report_error(msg: &str) {
-    let line = with_child_cause(msg).replace('\n', " ");
+    let line = nix_errnos_in_words(&with_child_cause(msg)).replace('\n', " ");
     if let Some(sink) = SINK.get().filter(|s| s.file.is_some()) {
         sink.write("error", &line);
     }
@@ -305,7 +369,10 @@ impl<S: Subscriber> Layer<S> for LineLayer {
         if *event.metadata().level() == Level::ERROR
             && let Some(c) = child_cause()
         {
-            c.record(&v.msg);
+            c.record(&v.in_words());
+            if let Some(errno) = v.errno_words() {
+                c.record_errno(&errno);
+            }
         }
         if sink.file.is_none() && !sink.to_stderr {
             return;
@@ -316,13 +383,15 @@ impl<S: Subscriber> Layer<S> for LineLayer {
             Level::INFO => "info",
             _ => "debug",
         };
-        sink.write(level, &v.msg);
+        sink.write(level, &v.raw());
     }
 }
 
+/// An event's message and its other fields, each as its Debug text.
 #[derive(Default)]
 struct MsgVisitor {
     msg: String,
+    fields: Vec<(&'static str, String)>,
 }
 
 impl Visit for MsgVisitor {
@@ -330,7 +399,7 @@ impl Visit for MsgVisitor {
         if field.name() == "message" {
             let _ = write!(self.msg, "{value:?}");
         } else {
-            let _ = write!(self.msg, " {}={value:?}", field.name());
+            self.fields.push((field.name(), format!("{value:?}")));
         }
     }
 
@@ -338,9 +407,184 @@ impl Visit for MsgVisitor {
         if field.name() == "message" {
             self.msg.push_str(value);
         } else {
-            let _ = write!(self.msg, " {}={value:?}", field.name());
+            self.fields.push((field.name(), format!("{value:?}")));
         }
     }
+}
+
+impl MsgVisitor {
+    /// As the event was written, `key=Debug` fields included: for the log
+    /// file, where the detail helps whoever debugs the engine.
+    fn raw(&self) -> String {
+        let mut out = self.msg.clone();
+        for (k, v) in &self.fields {
+            let _ = write!(out, " {k}={v}");
+        }
+        out
+    }
+
+    /// As a sentence for the user: libcontainer logs its errors with
+    /// Debug fields (`err=Nix(EINVAL) path="/x" major=1`); say
+    /// `"/x" (major 1): invalid argument` instead, and drop what only a
+    /// Rust programmer could read.
+    /// The errno the event's error fields carry, in words.
+    fn errno_words(&self) -> Option<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| is_error_field(k))
+            .find_map(|(_, v)| debug_errno_words(v))
+    }
+
+    fn in_words(&self) -> String {
+        let mut named = Vec::new();
+        let mut numbers = Vec::new();
+        let mut cause = None;
+        for (k, v) in &self.fields {
+            if is_error_field(k) {
+                cause = cause.or_else(|| debug_errno_words(v).or_else(|| debug_message(v)));
+            } else if let Some(s) = quoted(v) {
+                named.push(s);
+            } else if let Some(n) = number(v) {
+                if *k != "pid" {
+                    numbers.push(format!("{k} {n}"));
+                }
+            } else if let Some(p) = inner_path(v) {
+                named.push(p);
+            }
+        }
+        let mut out = tidy_debug_errnos(self.msg.trim_end());
+        for n in named {
+            let _ = write!(out, " {n}");
+        }
+        if !numbers.is_empty() {
+            let _ = write!(out, " ({})", numbers.join(", "));
+        }
+        if let Some(c) = cause {
+            let _ = write!(out, ": {c}");
+        }
+        out
+    }
+}
+
+/// The names libcontainer gives the error field of an event.
+fn is_error_field(k: &str) -> bool {
+    matches!(k, "err" | "errno" | "e" | "error" | "ret")
+}
+
+/// The text an error without an errno carries in its Debug form:
+/// `Mount(Other("proc must be mounted on a directory"))` says the string;
+/// `UnknownRootfsPropagation("x")` says the variant in words and the string.
+fn debug_message(v: &str) -> Option<String> {
+    let open = v.find("(\"")?;
+    let body = &v[open + 2..];
+    let mut end = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => {
+                end = Some(i);
+                break;
+            }
+            _ => escaped = false,
+        }
+    }
+    let text = body[..end?].replace("\\\"", "\"");
+    let name = v[..open]
+        .rsplit(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    if matches!(name, "" | "Other" | "Custom" | "Some" | "String") {
+        return Some(text);
+    }
+    // CamelCase to words: UnknownRootfsPropagation -> unknown rootfs propagation.
+    let mut words = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    Some(format!("{words} \"{text}\""))
+}
+
+/// `"x"` or `Some("x")`: the quoted string.
+fn quoted(v: &str) -> Option<String> {
+    let v = v
+        .strip_prefix("Some(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(v);
+    (v.len() >= 2 && v.starts_with('"') && v.ends_with('"') && !v[1..v.len() - 1].contains('"'))
+        .then(|| v.to_string())
+}
+
+/// `12`, `Some(12)`, `Uid(12)`: the number.
+fn number(v: &str) -> Option<i64> {
+    let inner = match v.split_once('(') {
+        Some((name, rest)) if name.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            rest.strip_suffix(')')?
+        }
+        _ => v,
+    };
+    inner.parse().ok()
+}
+
+/// A structure's `path: Some("/x")` or `path: "/x"`, quoted.
+fn inner_path(v: &str) -> Option<String> {
+    let rest = v.split_once("path: ")?.1;
+    let rest = rest.strip_prefix("Some(").unwrap_or(rest);
+    let body = rest.strip_prefix('"')?;
+    let end = body.find('"')?;
+    Some(format!("\"{}\"", &body[..end]))
+}
+
+/// The errno a Debug value carries, in words: `ENOENT`, `Nix(EPERM)`,
+/// `NixOther(EPERM)`, `Os { code: 2, … }`, anywhere inside it. None when
+/// it carries none (then the message says enough without it).
+fn debug_errno_words(v: &str) -> Option<String> {
+    if let Some(rest) = v.split_once("Os { code: ").map(|(_, r)| r) {
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = n.parse() {
+            return Some(crate::error::errno_words(n));
+        }
+    }
+    v.split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(crate::error::errno_name_words)
+}
+
+/// nix's rendering of an errno, `EINVAL: Invalid argument`, in words.
+fn nix_errnos_in_words(msg: &str) -> String {
+    if !msg.contains(": ") {
+        return msg.to_string();
+    }
+    let mut out = msg.to_string();
+    for n in 1..200 {
+        let e = nix::errno::Errno::from_raw(n);
+        if e == nix::errno::Errno::UnknownErrno {
+            continue;
+        }
+        let nix_text = e.to_string();
+        if out.contains(&nix_text) {
+            out = out.replace(&nix_text, &crate::error::errno_words(n));
+        }
+    }
+    out
+}
+
+/// Errno names that a message carries as Debug text (`err=ENOENT` written
+/// into the message itself, `Nix(EINVAL)`), in words.
+fn tidy_debug_errnos(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for wrap in ["NixOther(", "Nix("] {
+        while let Some(i) = out.find(wrap) {
+            let rest = &out[i + wrap.len()..];
+            let Some(end) = rest.find(')') else { break };
+            let words = crate::error::errno_name_words(&rest[..end])
+                .unwrap_or_else(|| rest[..end].to_ascii_lowercase());
+            out = format!("{}{}{}", &out[..i], words, &rest[end + 1..]);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -416,6 +660,43 @@ mod tests {
     }
 
     #[test]
+    fn a_childs_cause_is_said_once() {
+        let m = "create container \"x\": failed to prepare rootfs";
+        assert_eq!(
+            merge_cause(
+                m,
+                "failed to prepare rootfs: proc must be a directory",
+                None
+            ),
+            "create container \"x\": failed to prepare rootfs: proc must be a directory"
+        );
+        assert_eq!(
+            merge_cause(
+                "create container \"x\": failed to mount path as readonly",
+                "failed to mount path as readonly \"/x\": too many levels of symbolic links",
+                None
+            ),
+            "create container \"x\": failed to mount path as readonly \"/x\": too many levels of symbolic links"
+        );
+        assert_eq!(
+            merge_cause(
+                m,
+                "openat2 subpath failed",
+                Some("too many levels of symbolic links")
+            ),
+            format!("{m}: openat2 subpath failed: too many levels of symbolic links")
+        );
+        assert_eq!(
+            merge_cause(
+                "x: Operation not permitted (os error 1)",
+                "failed to add task to cgroup: operation not permitted",
+                Some("operation not permitted")
+            ),
+            "x: Operation not permitted (os error 1)"
+        );
+    }
+
+    #[test]
     fn mount_errors_read_like_runcs() {
         assert_eq!(
             tidy_mount_error(
@@ -426,7 +707,105 @@ mod tests {
             "error mounting \"/tmp/f\" to rootfs at \"/etc/passwd/x\": \
              cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
         );
+        assert_eq!(
+            tidy_mount_error(
+                "failed to mount Mount { destination: \"/mnt\", typ: Some(\"bogusfs\"), \
+                 source: Some(\"none\"), options: None, uid_mappings: None, \
+                 gid_mappings: None }: ENODEV: No such device"
+            ),
+            "error mounting \"none\" (type \"bogusfs\") to rootfs at \"/mnt\": ENODEV: No such device"
+        );
         assert_eq!(tidy_mount_error("something else: x"), "something else: x");
+    }
+
+    fn event(msg: &str, fields: &[(&'static str, &str)]) -> String {
+        MsgVisitor {
+            msg: msg.into(),
+            fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+        .in_words()
+    }
+
+    #[test]
+    fn libcontainer_debug_fields_read_as_words() {
+        assert_eq!(
+            event(
+                "failed to mknod device",
+                &[
+                    ("err", "Nix(EINVAL)"),
+                    ("path", "\"/r/dev/foo\""),
+                    ("major", "99"),
+                    ("minor", "3")
+                ]
+            ),
+            "failed to mknod device \"/r/dev/foo\" (major 99, minor 3): invalid argument"
+        );
+        assert_eq!(
+            event(
+                "failed to pivot root to",
+                &[("errno", "EBUSY"), ("path", "\"/\"")]
+            ),
+            "failed to pivot root to \"/\": device or resource busy"
+        );
+        assert_eq!(
+            event(
+                "failed to add task to cgroup",
+                &[
+                    ("pid", "Pid(31571)"),
+                    (
+                        "err",
+                        "V1(CpuSetController(WrappedIo(CreateDir { err: Os { code: 1, \
+                         kind: PermissionDenied, message: \"Operation not permitted\" }, \
+                         path: \"/sys/fs/cgroup/cpuset/x\" })))"
+                    ),
+                    ("init", "true")
+                ]
+            ),
+            "failed to add task to cgroup: operation not permitted"
+        );
+        assert_eq!(
+            event(
+                "failed to open namespace file",
+                &[
+                    ("err", "ENOENT"),
+                    (
+                        "namespace",
+                        "LinuxNamespace { typ: Pid, path: Some(\"/no/such/ns\") }"
+                    )
+                ]
+            ),
+            "failed to open namespace file \"/no/such/ns\": no such file or directory"
+        );
+        // A cause without an errno: its message, or its variant in words.
+        assert_eq!(
+            event(
+                "failed to prepare rootfs",
+                &[("err", "UnknownRootfsPropagation(\"x\")")]
+            ),
+            "failed to prepare rootfs: unknown rootfs propagation \"x\""
+        );
+        assert_eq!(
+            event(
+                "failed to prepare rootfs",
+                &[(
+                    "err",
+                    "Mount(Other(\"proc must be mounted on \\\"a\\\" directory\"))"
+                )]
+            ),
+            "failed to prepare rootfs: proc must be mounted on \"a\" directory"
+        );
+        // Nothing but structure: the parent's message says it already.
+        assert_eq!(
+            event(
+                "failed to apply cgroup",
+                &[("err", "V1(MemoryController(UnableToSet { target: 1 }))")]
+            ),
+            "failed to apply cgroup"
+        );
+        assert_eq!(
+            nix_errnos_in_words("failed syscall: EBUSY: Device or resource busy"),
+            "failed syscall: device or resource busy"
+        );
     }
 
     #[test]

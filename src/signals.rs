@@ -42,9 +42,9 @@ fn parse_realtime(name: &str) -> Option<Option<i32>> {
     let n = if rest.is_empty() {
         Some(base)
     } else if let Some(off) = rest.strip_prefix('+') {
-        off.parse::<i32>().ok().map(|o| base + o)
+        off.parse::<i32>().ok().and_then(|o| base.checked_add(o))
     } else if let Some(off) = rest.strip_prefix('-') {
-        off.parse::<i32>().ok().map(|o| base - o)
+        off.parse::<i32>().ok().and_then(|o| base.checked_sub(o))
     } else {
         None
     };
@@ -76,7 +76,18 @@ mod tests {
     #[test]
     fn refuses_bad_signals() {
         for bad in [
-            "", "0", "-1", "65", "NOPE", "SIGFOO", "RTMIN+99", "RTMAX+1", "9x",
+            "",
+            "0",
+            "-1",
+            "65",
+            "NOPE",
+            "SIGFOO",
+            "RTMIN+99",
+            "RTMAX+1",
+            "9x",
+            // Offsets that overflowed the addition (a panic in debug builds).
+            "RTMIN+2147483647",
+            "RTMAX--2147483648",
         ] {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid signal"), "{bad}: {err}");

@@ -144,7 +144,9 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            logging::report_error(&format!("{e:#}"));
+            // Not `{e:#}`: our errors print their cause already, and anyhow
+            // would print it a second time.
+            logging::report_error(&cellos_runtime::error::chain_message(e.as_ref()));
             std::process::exit(1);
         }
     }

@@ -62,6 +62,16 @@ pub struct Exec {
     pub command: Vec<String>,
 }
 
+/// The text of an `exec --process` file, parsed and checked like the
+/// process of a config (validate.rs); errors name `path`.
+pub fn parse_process(text: &str, path: &Path) -> anyhow::Result<Process> {
+    let p: Process = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!(crate::validate::parse_error(text, &e)))
+        .with_context(|| format!("parse process file {}", path.display()))?;
+    crate::validate::process(&p).with_context(|| format!("process file {}", path.display()))?;
+    Ok(p)
+}
+
 /// The process to run, before the flags: the --process file, or the
 /// container's own process with the command swapped in (runc's base).
 fn base_process(args: &Exec, base_config: &Path, scratch: &Path) -> anyhow::Result<Process> {
@@ -72,12 +82,7 @@ fn base_process(args: &Exec, base_config: &Path, scratch: &Path) -> anyhow::Resu
             }
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("read process file {}", path.display()))?;
-            let p: Process = serde_json::from_str(&text)
-                .with_context(|| format!("parse process file {}", path.display()))?;
-            if let Some((field, v)) = user::id_out_of_range(p.user()) {
-                bail!("{}: {field} {v}: {}", path.display(), user::RANGE_MSG);
-            }
-            Ok(p)
+            parse_process(&text, path)
         }
         None => {
             if args.command.is_empty() {

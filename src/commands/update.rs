@@ -139,6 +139,21 @@ fn check_known(v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The JSON of a --resources file (`src` names it), unknown keys refused.
+fn resources_value(text: &str, src: &str) -> anyhow::Result<Value> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!(crate::validate::parse_error(text, &e)))
+        .with_context(|| format!("parse resources {src}"))?;
+    check_known(&v)?;
+    Ok(v)
+}
+
+/// A --resources file's text as typed resources, as `update` reads it
+/// when no limit flag is given.
+pub fn parse_resources(text: &str, src: &str) -> anyhow::Result<LinuxResources> {
+    serde_json::from_value(resources_value(text, src)?).context("invalid resources")
+}
+
 fn set(v: &mut Value, section: &str, key: &str, val: Value) {
     if !v[section].is_object() {
         v[section] = Value::Object(Map::new());
@@ -168,10 +183,7 @@ fn resources(args: &Update) -> anyhow::Result<LinuxResources> {
                 text = std::fs::read_to_string(src)
                     .with_context(|| format!("read resources file {src}"))?;
             }
-            let v: Value =
-                serde_json::from_str(&text).with_context(|| format!("parse resources {src}"))?;
-            check_known(&v)?;
-            v
+            resources_value(&text, src)?
         }
         None => json!({}),
     };

@@ -46,11 +46,11 @@ const MOUNT_RETRY_DELAY_MS: u64 = 0;
 pub enum MountError {
     #[error("no source in mount spec")]
     NoSource,
-    #[error("io error")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("syscall")]
+    #[error(transparent)]
     Syscall(#[from] crate::syscall::SyscallError),
-    #[error("nix error")]
+    #[error(transparent)]
     Nix(#[from] nix::Error),
     #[error("failed to build oci spec")]
     SpecBuild(#[from] oci_spec::OciSpecError),
