@@ -23,6 +23,7 @@ pub mod signals;
 pub mod supervisor;
 pub mod trace;
 pub mod user;
+pub mod wait;
 pub mod warmup;
 
 /// Version printed by `--version`; engines parse the first line.
