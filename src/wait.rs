@@ -155,7 +155,11 @@ impl Child {
             let mut fds = Vec::with_capacity(2);
             match &self.pidfd {
                 Some(p) => fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN)),
-                None => timeout = timeout.min(PollTimeout::from(10u8)),
+                // No pidfd: look again in 10 ms (NONE sorts below every limit).
+                None if timeout.is_none() || timeout > PollTimeout::from(10u8) => {
+                    timeout = PollTimeout::from(10u8)
+                }
+                None => {}
             }
             if let Some(fd) = signals.and_then(|s| s.fd.as_ref()) {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
@@ -216,6 +220,22 @@ mod tests {
         let (c, _std) = spawn("true");
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(c.wait_for(Duration::from_secs(10)), Some(Exit::Code(0)));
+    }
+
+    /// Kernels without pidfd: the wait looks again every 10 ms.
+    #[test]
+    fn without_a_pidfd_the_exit_is_still_seen() {
+        let (c, _std) = spawn("sleep 0.2; exit 4");
+        let c = Child {
+            pid: c.pid,
+            pidfd: None,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(c.wait(None, None)));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(Event::Exited(Exit::Code(4)))
+        );
     }
 
     #[test]
