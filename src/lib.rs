@@ -24,11 +24,15 @@ pub mod supervisor;
 pub mod trace;
 pub mod user;
 pub mod validate;
+pub mod wait;
 pub mod warmup;
 
 /// Version printed by `--version`; engines parse the first line.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The OCI runtime-spec version we implement.
+/// The OCI runtime-spec version we implement, the one constant for it. It is
+/// what `--version` prints as `spec:`, `state` reports as `ociVersion` (the
+/// state document's version, engine.rs), `features` reports as
+/// `ociVersionMax`, and what a converted cell's config.json declares.
 pub const OCI_VERSION: &str = "1.2.0";
 /// Default state root, like runc's /run/runc.
 pub const DEFAULT_ROOT: &str = "/run/cellos-runtime";

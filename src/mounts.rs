@@ -14,6 +14,9 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use oci_spec::runtime::{Mount, Spec};
 use std::path::{Path, PathBuf};
 
+/// The option that asks for this rewrite (advertised by `features`).
+pub const TMPCOPYUP: &str = "tmpcopyup";
+
 /// Options that are flags of the bind we hand on, not tmpfs data.
 const FLAG_OPTIONS: &[&str] = &[
     "ro",

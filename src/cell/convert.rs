@@ -26,7 +26,6 @@ use super::mounts::{HostEntry, build_mounts, host_system_entries};
 pub use super::namespace::Namespace;
 use super::validate::validate;
 
-const OCI_VERSION: &str = "1.0.2";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const CPU_PERIOD_US: u64 = 100_000;
 /// runc's default lists: kernel interfaces a container has no business with.
@@ -104,7 +103,8 @@ pub fn to_oci_spec(cell: &Cell, opts: &ConvertOptions) -> Result<Spec, CellError
         .readonly(true)
         .build()?;
     let mut spec = SpecBuilder::default()
-        .version(OCI_VERSION)
+        // The spec version we implement (was a second constant, "1.0.2").
+        .version(crate::OCI_VERSION)
         .root(root)
         .mounts(build_mounts(cell, &namespaces, &opts.bind_sources)?)
         .process(build_process(cell)?)

@@ -69,7 +69,7 @@ impl Drop for TempDir {
 #[test]
 fn process_and_root() {
     let spec = spec_of(&cell());
-    assert_eq!(spec.version(), "1.0.2");
+    assert_eq!(spec.version(), crate::OCI_VERSION);
     let root = spec.root().as_ref().unwrap();
     assert_eq!(root.path(), Path::new("rootfs"));
     assert_eq!(root.readonly(), Some(true));
@@ -430,7 +430,7 @@ fn spec_json_round_trip() {
     assert_eq!(back, spec);
     assert!(!text.contains("youki"), "builder defaults leaked: {text}");
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["ociVersion"], "1.0.2");
+    assert_eq!(v["ociVersion"], crate::OCI_VERSION);
     assert_eq!(
         v["mounts"].as_array().unwrap().last().unwrap()["destination"],
         "/work"

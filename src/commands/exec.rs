@@ -300,7 +300,7 @@ pub fn run(g: &Global, args: Exec) -> Status {
         ignore_paused: args.ignore_paused,
         sub_cgroup: args.cgroup.clone(),
     };
-    let mask = (!args.detach).then(foreground::block);
+    let signals = (!args.detach).then(foreground::block);
     let res = rt.exec(&args.container_id, &opts);
     let _ = std::fs::remove_file(&proc_file);
     let pid = res?;
@@ -308,9 +308,9 @@ pub fn run(g: &Global, args: Exec) -> Status {
         .map(ConsoleSocket::receive)
         .transpose()?
         .map(Proxy::start);
-    let status = match mask {
+    let status = match &signals {
         None => 0,
-        Some(mask) => foreground::wait_forwarding(pid.as_raw(), mask),
+        Some(signals) => crate::wait::Child::new(pid.as_raw()).wait_forwarding(signals),
     };
     if let Some(p) = proxy {
         p.finish();

@@ -1,90 +1,311 @@
+//! The runtime-spec features document (features.md); containerd reads it at
+//! start. Every entry is derived from the code that implements it, so the
+//! document cannot promise what the runtime silently ignores:
+//! tests/runtime_features.rs mounts every advertised option in a container.
+
 use super::Status;
-use serde_json::json;
+use libcontainer::syscall::linux::{MountOption, MountRecursive};
+use oci_spec::runtime::{
+    ApparmorBuilder, CgroupBuilder, Features as FeaturesDoc, FeaturesBuilder, IDMapBuilder,
+    IntelRdtBuilder, LinuxFeatureBuilder, MountExtensionsBuilder, SeccompBuilder, SelinuxBuilder,
+};
+use oci_spec::runtime::{
+    Arch, LinuxNamespaceType, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
+use std::collections::HashMap;
+use std::str::FromStr;
 
 #[derive(clap::Args, Debug)]
 pub struct Features {}
 
-const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "unbindable",
+/// The runtime spec's recursive (mount_setattr) options. Only those that
+/// libcontainer's own parser accepts are advertised; the others would reach
+/// the kernel as filesystem data.
+const SPEC_RECURSIVE_OPTIONS: &[&str] = &[
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
 ];
 
-/// The runtime-spec features document (features.md); containerd reads it at start.
-pub fn document() -> serde_json::Value {
-    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-    let mut caps = caps;
+/// Options in libcontainer's flag table (`MountOption::known_options`) that
+/// its mount code drops: `rootfs/mount.rs` mounts through fsmount/open_tree
+/// and carries over only the flags `mount_flag_to_attr` maps to mount_setattr
+/// attributes (ro, nosuid, nodev, noexec and the atime ones). Superblock
+/// flags, remount and propagation are parsed and then lost, so a container
+/// asking for them would start without them.
+const DROPPED_BY_LIBCONTAINER: &[&str] = &[
+    "sync",
+    "async",
+    "dirsync",
+    "mand",
+    "nomand",
+    "remount",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+];
+
+/// Hooks libcontainer runs (`hooks.rs`, called from the create/start/delete
+/// paths). The spec names them; oci-spec has fields, not a list.
+const HOOKS: &[&str] = &[
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
+/// Every namespace type libcontainer's `namespaces.rs` enters or creates.
+const NAMESPACES: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Time,
+];
+
+/// Seccomp actions, operators and architectures: libcontainer's
+/// `seccomp/mod.rs` translates every oci-spec value of these enums into
+/// libseccomp's (`ScmpArchNative` is a placeholder, not an architecture).
+const SECCOMP_ACTIONS: &[LinuxSeccompAction] = &[
+    LinuxSeccompAction::ScmpActAllow,
+    LinuxSeccompAction::ScmpActErrno,
+    LinuxSeccompAction::ScmpActKill,
+    LinuxSeccompAction::ScmpActKillProcess,
+    LinuxSeccompAction::ScmpActKillThread,
+    LinuxSeccompAction::ScmpActLog,
+    LinuxSeccompAction::ScmpActNotify,
+    LinuxSeccompAction::ScmpActTrace,
+    LinuxSeccompAction::ScmpActTrap,
+];
+const SECCOMP_OPERATORS: &[LinuxSeccompOperator] = &[
+    LinuxSeccompOperator::ScmpCmpEq,
+    LinuxSeccompOperator::ScmpCmpGe,
+    LinuxSeccompOperator::ScmpCmpGt,
+    LinuxSeccompOperator::ScmpCmpLe,
+    LinuxSeccompOperator::ScmpCmpLt,
+    LinuxSeccompOperator::ScmpCmpMaskedEq,
+    LinuxSeccompOperator::ScmpCmpNe,
+];
+const SECCOMP_ARCHS: &[Arch] = &[
+    Arch::ScmpArchX86,
+    Arch::ScmpArchX86_64,
+    Arch::ScmpArchX32,
+    Arch::ScmpArchArm,
+    Arch::ScmpArchAarch64,
+    Arch::ScmpArchMips,
+    Arch::ScmpArchMips64,
+    Arch::ScmpArchMips64n32,
+    Arch::ScmpArchMipsel,
+    Arch::ScmpArchMipsel64,
+    Arch::ScmpArchMipsel64n32,
+    Arch::ScmpArchPpc,
+    Arch::ScmpArchPpc64,
+    Arch::ScmpArchPpc64le,
+    Arch::ScmpArchS390,
+    Arch::ScmpArchS390x,
+    Arch::ScmpArchParisc,
+    Arch::ScmpArchParisc64,
+    Arch::ScmpArchRiscv64,
+    Arch::ScmpArchLoongarch64,
+    Arch::ScmpArchM68k,
+    Arch::ScmpArchSh,
+    Arch::ScmpArchSheb,
+];
+
+/// Filter flags libcontainer sets, with the kernel's value of each (None:
+/// never supported here). WAIT_KILLABLE_RECV needs libseccomp 2.6, and the
+/// libseccomp we link against (Debian 12: 2.5.4) refuses it.
+const SECCOMP_FLAGS: &[(LinuxSeccompFilterFlag, Option<libc::c_ulong>)] = &[
+    (LinuxSeccompFilterFlag::SeccompFilterFlagTsync, Some(1)),
+    (LinuxSeccompFilterFlag::SeccompFilterFlagLog, Some(2)),
+    (LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow, Some(4)),
+    (
+        LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv,
+        None,
+    ),
+];
+
+/// Every mount option the runtime acts on: libcontainer's flag table less
+/// what its mount code drops, the recursive options its parser takes, and
+/// ours (`tmpcopyup`, rewritten in `mounts.rs`). Options libcontainer skips
+/// (`idmap`, `ridmap`: it never makes an idmapped mount) or passes on as
+/// filesystem data are left out.
+pub fn mount_options() -> Vec<String> {
+    let mut v = MountOption::known_options();
+    v.retain(|o| !DROPPED_BY_LIBCONTAINER.contains(&o.as_str()));
+    v.extend(
+        SPEC_RECURSIVE_OPTIONS
+            .iter()
+            .filter(|o| MountRecursive::from_str(o).is_ok())
+            .map(|o| o.to_string()),
+    );
+    v.push(crate::mounts::TMPCOPYUP.to_string());
+    v.sort();
+    v
+}
+
+/// Whether the running kernel takes a seccomp filter flag: with a null
+/// program it answers EFAULT for a known flag and EINVAL for an unknown one.
+fn kernel_takes_seccomp_flag(flag: libc::c_ulong) -> bool {
+    // SAFETY: a null filter is never installed; the kernel only checks flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flag,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+fn strings<T: ToString>(xs: &[T]) -> Vec<String> {
+    xs.iter().map(T::to_string).collect()
+}
+
+/// The features document as oci-spec's typed `Features`.
+pub fn document() -> anyhow::Result<FeaturesDoc> {
+    let mut caps = strings(&caps::all().into_iter().collect::<Vec<_>>());
     caps.sort();
-    json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": crate::OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": MOUNT_OPTIONS,
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
-            "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": false},
-            "seccomp": {
-                "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                              "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
-                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
-            },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
-            "intelRdt": {"enabled": true},
-            "mountExtensions": {"idmap": {"enabled": true}}
-        },
-        "annotations": {
-            "io.github.cellos-runtime.version": crate::VERSION,
-            "io.github.cellos-runtime.engine": "libcontainer 0.7"
-        }
-    })
+    let seccomp = SeccompBuilder::default()
+        .enabled(true)
+        .actions(SECCOMP_ACTIONS.to_vec())
+        .operators(strings(SECCOMP_OPERATORS))
+        .archs(SECCOMP_ARCHS.to_vec())
+        .known_flags(
+            SECCOMP_FLAGS
+                .iter()
+                .map(|(f, _)| f.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .supported_flags(
+            SECCOMP_FLAGS
+                .iter()
+                .filter(|(_, bit)| bit.is_some_and(kernel_takes_seccomp_flag))
+                .map(|(f, _)| f.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .build()?;
+    let linux = LinuxFeatureBuilder::default()
+        .namespaces(NAMESPACES.to_vec())
+        .capabilities(caps)
+        // The libcontainer/libcgroups cargo features in Cargo.toml: v1, v2
+        // and systemd (system instance only; no rootless systemd, no rdma).
+        .cgroup(
+            CgroupBuilder::default()
+                .v1(true)
+                .v2(true)
+                .systemd(true)
+                .systemd_user(false)
+                .rdma(false)
+                .build()?,
+        )
+        .seccomp(seccomp)
+        // libcontainer 0.7 has no AppArmor or SELinux labelling we enable.
+        .apparmor(ApparmorBuilder::default().enabled(false).build()?)
+        .selinux(SelinuxBuilder::default().enabled(false).build()?)
+        // process/intel_rdt.rs writes linux.intelRdt into resctrl.
+        .intel_rdt(IntelRdtBuilder::default().enabled(true).build()?)
+        // rootfs/utils.rs drops `idmap`/`ridmap`: no idmapped mounts.
+        .mount_extensions(
+            MountExtensionsBuilder::default()
+                .idmap(IDMapBuilder::default().enabled(false).build()?)
+                .build()?,
+        )
+        .build()?;
+    let annotations = HashMap::from([
+        (
+            "io.github.cellos-runtime.version".to_string(),
+            crate::VERSION.to_string(),
+        ),
+        (
+            "io.github.cellos-runtime.engine".to_string(),
+            "libcontainer 0.7".to_string(),
+        ),
+    ]);
+    Ok(FeaturesBuilder::default()
+        .oci_version_min("1.0.0")
+        // The newest spec version whose configs we run (see crate::OCI_VERSION).
+        .oci_version_max(crate::OCI_VERSION)
+        .hooks(strings(HOOKS))
+        .mount_options(mount_options())
+        .linux(linux)
+        .annotations(annotations)
+        .potentially_unsafe_config_annotations(Vec::<String>::new())
+        .build()?)
 }
 
 pub fn run(_args: Features) -> Status {
-    println!("{}", serde_json::to_string_pretty(&document())?);
+    println!("{}", serde_json::to_string_pretty(&document()?)?);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_options_are_those_the_parsers_take() {
+        let opts = mount_options();
+        for o in &opts {
+            let known = MountOption::from_str(o).is_ok()
+                || MountRecursive::from_str(o).is_ok()
+                || o == crate::mounts::TMPCOPYUP;
+            assert!(known, "{o} is advertised but no parser takes it");
+        }
+        for o in ["rro", "tmpcopyup", "bind", "nosuid"] {
+            assert!(opts.iter().any(|x| x == o), "{o} missing: {opts:?}");
+        }
+        // Passed on as filesystem data (or dropped) by libcontainer.
+        for o in [
+            "nosymfollow",
+            "lazytime",
+            "iversion",
+            "loud",
+            "silent",
+            "idmap",
+            "sync",
+            "shared",
+        ] {
+            assert!(!opts.iter().any(|x| x == o), "{o} advertised: {opts:?}");
+        }
+    }
+
+    #[test]
+    fn document_serialises_with_spec_names() {
+        let v = serde_json::to_value(document().unwrap()).unwrap();
+        assert_eq!(v["linux"]["seccomp"]["archs"][1], "SCMP_ARCH_X86_64");
+        assert_eq!(v["linux"]["seccomp"]["operators"][0], "SCMP_CMP_EQ");
+        assert_eq!(v["linux"]["namespaces"][2], "mount");
+        assert_eq!(
+            v["linux"]["seccomp"]["knownFlags"][0],
+            "SECCOMP_FILTER_FLAG_TSYNC"
+        );
+        assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    }
 }

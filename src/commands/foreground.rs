@@ -1,13 +1,8 @@
-//! Waiting for a foreground process while passing our signals on to it.
-//!
-//! The signals are blocked *before* the container is created, and we wait on
-//! the pid itself rather than on SIGCHLD, so a process that exits at once
-//! cannot be missed (youki 0.7 hangs on that race). The container's process
-//! inherits the blocked mask; our executor clears it before exec.
+//! The signals a foreground `run` or `exec` passes on to the container's
+//! process; `crate::wait` does the waiting and forwarding.
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::Pid;
+use crate::wait::Signals;
+use nix::sys::signal::Signal;
 
 /// Signals a terminal or supervisor may send that belong to the container.
 const FORWARDED: &[Signal] = &[
@@ -22,39 +17,9 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGCONT,
 ];
 
-/// Block the forwarded signals in this thread (and so in every thread and
-/// child created after it). Call before creating the container.
-pub fn block() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in FORWARDED {
-        set.add(*s);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    set
-}
-
-/// Forward blocked signals to `pid` from a helper thread, wait for `pid`,
-/// and return its status the shell way (code, or 128+signal).
-pub fn wait_forwarding(pid: i32, set: SigSet) -> i32 {
-    let target = Pid::from_raw(pid);
-    std::thread::spawn(move || {
-        loop {
-            if let Ok(sig) = set.wait() {
-                let _ = kill(target, sig);
-            }
-        }
-    });
-    wait_status(target)
-}
-
-/// Block until `pid` exits; EINTR is retried.
-pub fn wait_status(pid: Pid) -> i32 {
-    loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) | Err(nix::Error::EINTR) => continue,
-            Err(_) => return 255,
-        }
-    }
+/// Block the forwarded signals. Call before creating the container's
+/// process, so that none sent meanwhile is lost (youki 0.7 hangs on a
+/// process that exits at once; we wait on its pidfd instead).
+pub fn block() -> Signals {
+    Signals::block(FORWARDED)
 }

@@ -48,7 +48,7 @@ pub fn run(g: &Global, args: Run) -> Status {
             "--console-socket needs --detach: a foreground run keeps the terminal itself"
         );
     }
-    let mask = foreground::block();
+    let signals = foreground::block();
     let mut opts = args.opts.options(&id, false);
     // A terminal process gets a pty that we join to our own stdio.
     let console = if wants_terminal(&args.opts.bundle) {
@@ -75,7 +75,7 @@ pub fn run(g: &Global, args: Run) -> Status {
         let _ = c.delete(true);
         return Err(e.into());
     }
-    let status = foreground::wait_forwarding(pid, mask);
+    let status = crate::wait::Child::new(pid).wait_forwarding(&signals);
     if let Some(p) = proxy {
         p.finish();
     }

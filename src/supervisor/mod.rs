@@ -171,7 +171,7 @@ fn run_bundle(
     let backend = backend::for_config(cfg)?;
     // Signals are blocked before anything is forked: none can be lost, and
     // the wait loop reads them from a signalfd.
-    let mask = wait::block_signals();
+    let signals = wait::block_signals();
     let started_at = Instant::now();
     let launch = Launch {
         id: container_id,
@@ -199,7 +199,7 @@ fn run_bundle(
         cell.id(),
         json!({"containerId": container_id, "pid": pid}),
     );
-    let outcome = wait::wait_cell(pid, cell.ttl(), &mask, &*backend, container_id);
+    let outcome = wait::wait_cell(pid, cell.ttl(), &signals, &*backend, container_id);
     let duration_ms = started_at.elapsed().as_millis() as u64;
     let code = match outcome {
         wait::Outcome::Exited(code) => {
