@@ -3,6 +3,7 @@
 //! of the code speaks our types and our error strings.
 
 use crate::bundle::{self, Origin, Prepared};
+use crate::crashpoints::{self, pause_at};
 use crate::error::{Error, Result, chain_message};
 use crate::executor::CellosExecutor;
 use crate::{cgroupfs, ids, pidfile, trace};
@@ -180,6 +181,7 @@ impl Runtime {
             self.claim(&opts.id)?;
         }
         // From here on the scratch dir is ours, and so is undoing it.
+        pause_at(crashpoints::CREATE_CLAIMED);
         self.create_claimed(opts)
             .inspect_err(|_| self.release(&opts.id))
     }
@@ -191,6 +193,7 @@ impl Runtime {
             mut staging,
         } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id))?;
         trace::mark("config-load");
+        pause_at(crashpoints::CREATE_PREPARED);
         if !opts.no_new_keyring {
             join_session_keyring()?;
         }
@@ -210,6 +213,7 @@ impl Runtime {
             .with_no_pivot(opts.no_pivot)
             .build();
         trace::mark("create");
+        pause_at(crashpoints::CREATE_BUILT);
         // The container holds its own reference to staged mounts now (or failed).
         staging.release();
         let inner = built.map_err(|e| engine_err("create", &opts.id, e))?;
@@ -225,6 +229,7 @@ impl Runtime {
             engine_bundle: self.scratch_dir(&opts.id),
         };
         let pid = container.pid().unwrap_or(0);
+        pause_at(crashpoints::CREATE_BEFORE_PID_FILE);
         if let Err(e) = saved.and_then(|()| match &opts.pid_file {
             Some(p) => pidfile::write_atomic(p, pid),
             None => Ok(()),
@@ -298,6 +303,7 @@ impl Runtime {
         if !container.origin.no_new_keyring {
             join_session_keyring()?;
         }
+        pause_at(crashpoints::EXEC_BEFORE_BUILD);
         let pid = self
             .base_builder(id)?
             .with_console_socket(opts.console_socket.as_ref())
@@ -309,6 +315,7 @@ impl Runtime {
             .with_sub_cgroup(opts.sub_cgroup.clone())
             .build()
             .map_err(|e| engine_err("exec in", id, e))?;
+        pause_at(crashpoints::EXEC_BUILT);
         if let Some(p) = &opts.pid_file {
             pidfile::write_atomic(p, pid.as_raw())?;
         }
@@ -399,6 +406,7 @@ impl Container {
                 what: "cannot start a container that is not created",
             });
         }
+        pause_at(crashpoints::START_LOCKED);
         match self.inner.start() {
             Ok(()) => {}
             // The process runs already: per the runtime spec a failed
@@ -575,11 +583,16 @@ impl Container {
             }
             _ => {}
         }
+        // libcontainer kills inside its delete: the nearest point before it.
+        if self.status() != ContainerStatus::Stopped {
+            pause_at(crashpoints::DELETE_KILLED);
+        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let res = if let Some(dirs) = self.plain_v1_delete() {
             cgroupfs::remove_dirs(&dirs, deadline)
                 .map_err(|(path, e)| Error::io(&path, e))
                 .and_then(|()| {
+                    pause_at(crashpoints::DELETE_CGROUPS_REMOVED);
                     std::fs::remove_dir_all(&self.inner.root)
                         .map_err(|e| Error::io(&self.inner.root, e))
                 })

@@ -8,6 +8,7 @@ pub mod cell;
 pub mod cgroupfs;
 pub mod commands;
 pub mod console;
+pub mod crashpoints;
 
 pub mod engine;
 pub mod error;
