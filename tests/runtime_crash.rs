@@ -225,17 +225,23 @@ fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
     env.finish();
 }
 
+/// `kill` (odd rounds) or `kill --all`, which freezes the cgroup while it
+/// signals (even rounds), racing with `delete --force`.
 #[test]
 fn concurrent_kill_and_force_delete() {
     let env = Env::new("crash-killdel");
-    for round in 0..5 {
+    for round in 0..10 {
         let (id, _) = env.sleeper();
         let spawn = |args: &[&str]| {
             let mut c = env.rt_cmd(args);
             c.stdout(Stdio::null()).stderr(Stdio::piped());
             c.spawn().unwrap()
         };
-        let kill = spawn(&["kill", &id, "KILL"]);
+        let kill = if round % 2 == 0 {
+            spawn(&["kill", "--all", &id, "KILL"])
+        } else {
+            spawn(&["kill", &id, "KILL"])
+        };
         let del = spawn(&["delete", "--force", &id]);
         let d = del.wait_with_output().unwrap();
         let k = kill.wait_with_output().unwrap();
