@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod ids;
+pub mod lock;
 pub mod logging;
 pub mod mounts;
 pub mod paths;

@@ -40,7 +40,9 @@ pub fn run(g: &Global, args: Run) -> Status {
     let id = args.container_id.clone().unwrap_or_default();
     let rt = g.runtime()?;
     if args.detach {
-        rt.create(&args.opts.options(&id, true))?.start()?;
+        let mut c = rt.create(&args.opts.options(&id, true))?;
+        rt.lock(&id)?;
+        c.start()?;
         return Ok(0);
     }
     if args.opts.console_socket.is_some() {
@@ -67,21 +69,23 @@ pub fn run(g: &Global, args: Run) -> Status {
     let proxy = match console.map(ConsoleSocket::receive).transpose() {
         Ok(master) => master.map(Proxy::start),
         Err(e) => {
-            let _ = c.delete(true);
+            let _ = rt.delete(&id, true);
             return Err(e.into());
         }
     };
+    // create let go of the lock; start and the delete of a failed start take it again.
+    rt.lock(&id)?;
     if let Err(e) = c.start() {
-        let _ = c.delete(true);
+        let _ = rt.delete(&id, true);
         return Err(e.into());
     }
+    rt.unlock(&id);
     let status = foreground::wait_forwarding(pid, mask);
     if let Some(p) = proxy {
         p.finish();
     }
     if !args.keep
-        && let Ok(mut c) = rt.load(&id)
-        && let Err(e) = c.delete(true)
+        && let Err(e) = rt.delete(&id, true)
     {
         tracing::error!("delete container {id:?} after run: {e}");
     }
