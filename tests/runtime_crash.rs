@@ -75,7 +75,14 @@ fn force_delete_leaves_nothing(env: &Env, id: &str, what: &str) {
 
 #[track_caller]
 fn assert_clean(env: &Env, id: &str, what: &str) {
-    let cg = cgroup_dirs(id);
+    let mut cg = cgroup_dirs(id);
+    // A control runtime names the cgroup after the bare ID (runc: /<id>).
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let p = h.path().join(id);
+        if p.exists() {
+            cg.push(p);
+        }
+    }
     assert!(cg.is_empty(), "{what}: cgroups left: {cg:?}");
     let pids = pids_in_cgroup_of(id);
     assert!(pids.is_empty(), "{what}: processes left: {pids:?}");
