@@ -1188,3 +1188,39 @@ fn is_zombie(pid: i32) -> bool {
         })
         .unwrap_or(true)
 }
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_undo_octal_escapes_and_filter_by_type() {
+        let mi = "\
+36 26 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+90 30 0:50 / /run/r/@bundles/a\\040b/tmpcopyup-0 rw - tmpfs tmpfs rw
+91 30 0:51 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let cg = mount_points(mi, |t| t == "cgroup" || t == "cgroup2");
+        assert_eq!(
+            cg,
+            [
+                PathBuf::from("/sys/fs/cgroup/memory"),
+                PathBuf::from("/sys/fs/cgroup/unified")
+            ]
+        );
+        let all = mount_points(mi, |_| true);
+        assert_eq!(all[1], PathBuf::from("/run/r/@bundles/a b/tmpcopyup-0"));
+    }
+
+    #[test]
+    fn only_plain_cgroup_paths_are_swept() {
+        assert_eq!(
+            plain_relative(Path::new("/cellos-x")),
+            Some(PathBuf::from("cellos-x"))
+        );
+        assert_eq!(plain_relative(Path::new("a/b")), Some(PathBuf::from("a/b")));
+        assert_eq!(plain_relative(Path::new("/a/../../etc")), None);
+        assert_eq!(plain_relative(Path::new("system.slice:cellos:x")), None);
+        assert_eq!(plain_relative(Path::new("/")), None);
+    }
+}
