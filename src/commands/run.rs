@@ -73,13 +73,15 @@ pub fn run(g: &Global, args: Run) -> Status {
             return Err(e.into());
         }
     };
-    // create let go of the lock; start and the delete of a failed start take it again.
+    // create let go of the lock; start takes it again, and lets it go
+    // before the wait so that kill and delete can reach the container.
     rt.lock(&id)?;
-    if let Err(e) = c.start() {
+    let started = c.start();
+    rt.unlock(&id);
+    if let Err(e) = started {
         let _ = rt.delete(&id, true);
         return Err(e.into());
     }
-    rt.unlock(&id);
     let status = foreground::wait_forwarding(pid, mask);
     if let Some(p) = proxy {
         p.finish();
