@@ -950,8 +950,19 @@ impl Runtime {
         }
         // Read before the normal path removes the configs it is named in.
         let cgroup = self.cgroup_path_of(id);
+        // Whatever runs in the container now must be gone when we return,
+        // not just dying: the caller may look right after.
+        let mut procs = Vec::new();
+        for d in cgroup_dirs_of(cgroup.as_deref()) {
+            procs.extend(cgroup_procs(&d));
+        }
         let loaded = self.load(id);
-        if !matches!(&loaded, Ok(c) if c.status() == ContainerStatus::Stopped) {
+        // A create killed before libcontainer recorded the init's pid looks
+        // stopped too; only one that got as far as the init's start time
+        // (written after the build) has no forks of a dead create left.
+        let complete =
+            |c: &Container| c.status() == ContainerStatus::Stopped && c.origin.init_start.is_some();
+        if !loaded.as_ref().is_ok_and(complete) {
             kill_orphans(&self.scratch_dir(id));
         }
         match loaded.and_then(|mut c| c.delete(true)) {
@@ -959,6 +970,7 @@ impl Runtime {
             Err(e) => tracing::warn!("container {id:?}: delete: {e}; cleaning up by hand"),
         }
         let res = self.sweep(id, cgroup.as_deref());
+        wait_gone(&procs);
         self.unlock(id);
         res
     }
@@ -994,26 +1006,26 @@ impl Runtime {
     fn sweep(&self, id: &str, cgroup: Option<&Path>) -> Result<()> {
         let state = self.container_dir(id);
         let scratch = self.scratch_dir(id);
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        if let Some(rel) = cgroup.and_then(plain_relative) {
-            let mut dirs = Vec::new();
-            for m in mount_points(&mountinfo, |fs| fs == "cgroup" || fs == "cgroup2") {
-                collect_post_order(&m.join(&rel), &mut dirs);
-            }
-            if !dirs.is_empty() {
-                for d in &dirs {
-                    kill_cgroup_procs(d);
+        let dirs = cgroup_dirs_of(cgroup);
+        if !dirs.is_empty() {
+            let mut killed = Vec::new();
+            for d in &dirs {
+                for p in cgroup_procs(d) {
+                    let _ = raw_kill(p.0, libc::SIGKILL);
+                    killed.push(p);
                 }
-                // A frozen cgroup (a paused container, or a kill --all that
-                // died frozen) holds even SIGKILL until thawed.
-                for d in &dirs {
-                    let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-                    let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-                }
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                cgroupfs::remove_dirs(&dirs, deadline).map_err(|(path, e)| Error::io(&path, e))?;
             }
+            // A frozen cgroup (a paused container, or a kill --all that
+            // died frozen) holds even SIGKILL until thawed.
+            for d in &dirs {
+                let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            cgroupfs::remove_dirs(&dirs, deadline).map_err(|(path, e)| Error::io(&path, e))?;
+            wait_gone(&killed);
         }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         // Deepest first, so that no mount holds up one below it.
         let mut mounts: Vec<PathBuf> = mount_points(&mountinfo, |_| true)
             .into_iter()
@@ -1108,12 +1120,42 @@ fn collect_post_order(dir: &Path, out: &mut Vec<PathBuf>) {
     out.push(dir.to_path_buf());
 }
 
-fn kill_cgroup_procs(dir: &Path) {
-    let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
-        return;
-    };
-    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-        let _ = raw_kill(pid, libc::SIGKILL);
+/// The container's directory on every cgroup hierarchy (v1 and v2) with
+/// every cgroup below it, children first; empty for a path we do not sweep.
+fn cgroup_dirs_of(cgroup: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(rel) = cgroup.and_then(plain_relative) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for m in mount_points(&mountinfo, |fs| fs == "cgroup" || fs == "cgroup2") {
+            collect_post_order(&m.join(&rel), &mut dirs);
+        }
+    }
+    dirs
+}
+
+/// The processes in one cgroup, each with its start time (so that a pid
+/// reused later is not taken for it).
+fn cgroup_procs(dir: &Path) -> Vec<(i32, Option<u64>)> {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    procs
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .map(|pid| (pid, proc_start_time(pid)))
+        .collect()
+}
+
+/// Wait (2 s at most) until each killed process is gone or a zombie: a
+/// SIGKILLed task leaves its cgroup before it has finished exiting.
+fn wait_gone(procs: &[(i32, Option<u64>)]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    for &(pid, start) in procs {
+        while std::time::Instant::now() < deadline
+            && start.is_some()
+            && proc_start_time(pid) == start
+            && !is_zombie(pid)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 
@@ -1145,20 +1187,12 @@ fn kill_orphans(scratch: &Path) {
             .flatten()
             .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock))
         {
+            killed.push((pid, proc_start_time(pid)));
             let _ = raw_kill(pid, libc::SIGKILL);
-            killed.push(pid);
         }
     }
     // Gone (or a zombie) before we look at the cgroups they were making.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    for pid in killed {
-        while std::time::Instant::now() < deadline
-            && proc_start_time(pid).is_some()
-            && !is_zombie(pid)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    }
+    wait_gone(&killed);
 }
 
 /// The file that `fork_marker` opens in the scratch dir.
