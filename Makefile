@@ -28,7 +28,7 @@ apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missin
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-.PHONY: all deps test-deps build release fixtures test unit demo install bench clean lint
+.PHONY: all deps test-deps build release fixtures test unit demo install bench clean lint soak
 
 all: build
 
@@ -67,6 +67,17 @@ unit: build
 # Every test: unit tests and real containers (needs root).
 test: build fixtures test-deps
 	$(CARGO) test -- --test-threads=4
+
+# The soak tier (CI runs it after `make test`; about a minute here): 1,000
+# sequential lifecycles, 100 concurrent, 200 execs, then leak checks
+# (tests/soak.rs, #[ignore]d so that plain `cargo test` skips it); and the
+# property-based fuzz targets, if any, with many more cases than `make test`.
+soak: build fixtures
+	$(CARGO) test --test soak -- --ignored --nocapture --test-threads=1
+	@if compgen -G 'tests/fuzz_*.rs' >/dev/null; then \
+	  echo "PROPTEST_CASES=20000 cargo test --test 'fuzz_*'"; \
+	  PROPTEST_CASES=20000 $(CARGO) test --test 'fuzz_*'; \
+	fi
 
 demo: build fixtures
 	@echo "== an example bundle: $(BUSYBOX_ROOTFS)"

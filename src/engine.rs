@@ -3,8 +3,10 @@
 //! of the code speaks our types and our error strings.
 
 use crate::bundle::{self, Origin, Prepared};
+use crate::crashpoints::{self, pause_at};
 use crate::error::{Error, Result, chain_message};
 use crate::executor::CellosExecutor;
+use crate::lock::{self, ContainerLock};
 use crate::{cgroupfs, ids, pidfile, trace};
 use libcgroups::common::{CgroupConfig, CgroupManager, ControllerOpt, FreezerState};
 use libcontainer::container::builder::ContainerBuilder;
@@ -17,6 +19,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Where we keep the engine-facing copy of each bundle's config. `@` cannot
 /// appear in a container ID, so this never collides with a container.
@@ -25,6 +28,8 @@ const BUNDLES_DIR: &str = "@bundles";
 pub struct Runtime {
     root: PathBuf,
     systemd: bool,
+    /// The container locks this process holds (see lock.rs), by ID.
+    locks: Mutex<HashMap<String, ContainerLock>>,
 }
 
 /// What `create` and `run` pass in.
@@ -94,7 +99,11 @@ impl Runtime {
             .create(root)
             .map_err(|e| Error::io(root, e))?;
         let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-        Ok(Self { root, systemd })
+        Ok(Self {
+            root,
+            systemd,
+            locks: Mutex::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -131,7 +140,20 @@ impl Runtime {
         let mut tries = 0;
         loop {
             match builder.create(&dir) {
-                Ok(()) => break,
+                // The lock is made with the ID; a delete that swept the
+                // dir before (it took it for a dead claim) makes us go again.
+                Ok(()) => match lock::create(&dir) {
+                    Ok(Some(l)) => {
+                        self.held().insert(id.to_string(), l);
+                        break;
+                    }
+                    Ok(None) if tries < 100 => tries += 1,
+                    Ok(None) => return Err(Error::Exists(id.to_string())),
+                    Err(e) => {
+                        remove_scratch(&dir);
+                        return Err(Error::io(&dir, e));
+                    }
+                },
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     return Err(Error::Exists(id.to_string()));
                 }
@@ -149,6 +171,7 @@ impl Runtime {
         // A state dir without a scratch dir: a delete that failed halfway.
         if self.container_dir(id).exists() {
             remove_scratch(&dir);
+            self.unlock(id);
             return Err(Error::Exists(id.to_string()));
         }
         Ok(dir)
@@ -157,6 +180,48 @@ impl Runtime {
     /// Undo a `claim` whose create did not happen.
     pub fn release(&self, id: &str) {
         remove_scratch(&self.scratch_dir(id));
+        self.unlock(id);
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, ContainerLock>> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take the lock of container `id` (waiting for whoever holds it), or
+    /// keep it if this process has it already. False: no such container
+    /// any more, e.g. the holder we waited for deleted it.
+    pub fn lock(&self, id: &str) -> Result<bool> {
+        ids::validate(id)?;
+        let mut held = self.held();
+        if held.contains_key(id) {
+            return Ok(true);
+        }
+        let dir = self.scratch_dir(id);
+        match lock::acquire(&dir) {
+            Ok(Some(l)) => {
+                held.insert(id.to_string(), l);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(Error::io(&dir, e)),
+        }
+    }
+
+    /// Let other runtimes at container `id` again (e.g. while a foreground
+    /// process runs). Dying releases it too.
+    pub fn unlock(&self, id: &str) {
+        self.held().remove(id);
+    }
+
+    /// `load` under the container's lock, for every verb that changes it.
+    /// A container deleted while we waited does not exist.
+    pub fn load_locked(&self, id: &str) -> Result<Container> {
+        // A state dir without a scratch dir (and so without a lock) was
+        // made by an older version: it is still loaded, unlocked.
+        if !self.lock(id)? && !self.container_dir(id).join("state.json").exists() {
+            return Err(Error::NotExist(id.to_string()));
+        }
+        self.load(id)
     }
 
     fn base_builder(&self, id: &str) -> Result<ContainerBuilder> {
@@ -182,8 +247,14 @@ impl Runtime {
             self.claim(&opts.id)?;
         }
         // From here on the scratch dir is ours, and so is undoing it.
-        self.create_claimed(opts)
-            .inspect_err(|_| self.release(&opts.id))
+        pause_at(crashpoints::CREATE_CLAIMED);
+        let res = self
+            .create_claimed(opts)
+            .inspect_err(|_| self.release(&opts.id));
+        // The library's callers (the supervisor) keep their Runtime for a
+        // whole run: the lock must not outlive the verb.
+        self.unlock(&opts.id);
+        res
     }
 
     fn create_claimed(&self, opts: &CreateOptions) -> Result<Container> {
@@ -193,9 +264,11 @@ impl Runtime {
             mut staging,
         } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id))?;
         trace::mark("config-load");
+        pause_at(crashpoints::CREATE_PREPARED);
         if !opts.no_new_keyring {
             join_session_keyring()?;
         }
+        let _marker = fork_marker(&self.scratch_dir(&opts.id));
         // libcontainer runs our adjusted copy of the config (if any) but
         // records the caller's bundle, which hooks and `state` report.
         let mut init = self
@@ -212,6 +285,7 @@ impl Runtime {
             .with_no_pivot(opts.no_pivot)
             .build();
         trace::mark("create");
+        pause_at(crashpoints::CREATE_BUILT);
         // The container holds its own reference to staged mounts now (or failed).
         staging.release();
         let inner = built.map_err(|e| engine_err("create", &opts.id, e))?;
@@ -227,6 +301,7 @@ impl Runtime {
             engine_bundle: self.scratch_dir(&opts.id),
         };
         let pid = container.pid().unwrap_or(0);
+        pause_at(crashpoints::CREATE_BEFORE_PID_FILE);
         if let Err(e) = saved.and_then(|()| match &opts.pid_file {
             Some(p) => pidfile::write_atomic(p, pid),
             None => Ok(()),
@@ -244,7 +319,7 @@ impl Runtime {
         if !dir.join("state.json").exists() {
             return Err(Error::NotExist(id.to_string()));
         }
-        let mut inner = LcContainer::load(dir).map_err(|e| engine_err("load", id, e))?;
+        let mut inner = load_state(&dir, id)?;
         inner
             .refresh_status()
             .map_err(|e| engine_err("load", id, e))?;
@@ -300,6 +375,8 @@ impl Runtime {
         if !container.origin.no_new_keyring {
             join_session_keyring()?;
         }
+        let _marker = fork_marker(&self.scratch_dir(id));
+        pause_at(crashpoints::EXEC_BEFORE_BUILD);
         let pid = self
             .base_builder(id)?
             .with_console_socket(opts.console_socket.as_ref())
@@ -311,6 +388,7 @@ impl Runtime {
             .with_sub_cgroup(opts.sub_cgroup.clone())
             .build()
             .map_err(|e| engine_err("exec in", id, e))?;
+        pause_at(crashpoints::EXEC_BUILT);
         if let Some(p) = &opts.pid_file {
             pidfile::write_atomic(p, pid.as_raw())?;
         }
@@ -401,6 +479,7 @@ impl Container {
                 what: "cannot start a container that is not created",
             });
         }
+        pause_at(crashpoints::START_LOCKED);
         match self.inner.start() {
             Ok(()) => {}
             // The process runs already: per the runtime spec a failed
@@ -577,11 +656,23 @@ impl Container {
             }
             _ => {}
         }
+        if self.status() != ContainerStatus::Stopped {
+            // Killed here rather than inside libcontainer's delete, so that
+            // the kill and the cgroup removal are steps a crash can fall
+            // between; either way a later `delete --force` finishes the job.
+            if let Err(e) = self.kill_all(libc::SIGKILL) {
+                tracing::warn!("container {id:?}: kill before delete: {e}");
+            }
+            pause_at(crashpoints::DELETE_KILLED);
+            // What is left in the cgroup dies while it is removed.
+            self.inner.set_status(ContainerStatus::Stopped);
+        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let res = if let Some(dirs) = self.plain_v1_delete() {
             cgroupfs::remove_dirs(&dirs, deadline)
                 .map_err(|(path, e)| Error::io(&path, e))
                 .and_then(|()| {
+                    pause_at(crashpoints::DELETE_CGROUPS_REMOVED);
                     std::fs::remove_dir_all(&self.inner.root)
                         .map_err(|e| Error::io(&self.inner.root, e))
                 })
@@ -815,5 +906,357 @@ impl Container {
     /// or our patched copy of it).
     pub fn engine_config_path(&self) -> PathBuf {
         self.inner.config_dir().join("config.json")
+    }
+}
+
+/// libcontainer's state of a container, read without the lock: a reader
+/// can meet state.json while libcontainer rewrites it in place (it is
+/// truncated, then written), so a torn read is tried again, and a file
+/// that a delete removed meanwhile means the container is gone.
+fn load_state(dir: &Path, id: &str) -> Result<LcContainer> {
+    let mut tries = 0;
+    loop {
+        match LcContainer::load(dir.to_path_buf()) {
+            Ok(c) => return Ok(c),
+            Err(_) if !dir.join("state.json").exists() => {
+                return Err(Error::NotExist(id.to_string()));
+            }
+            Err(_) if tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(e) => return Err(engine_err("load", id, e)),
+        }
+    }
+}
+
+impl Runtime {
+    /// `delete [--force] ID`, under the container's lock. A forced delete
+    /// ends with nothing of the container left, whatever state a runtime
+    /// killed halfway through create, start, exec or delete left it in:
+    /// after the normal path, `sweep` removes what is still there.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        ids::validate(id)?;
+        let locked = self.lock(id)?;
+        if !locked && !self.container_dir(id).exists() {
+            // A create killed before its claim leaves an empty @bundles.
+            let _ = std::fs::remove_dir(self.root.join(BUNDLES_DIR));
+            return if force {
+                Ok(())
+            } else {
+                Err(Error::NotExist(id.to_string()))
+            };
+        }
+        if !force {
+            return self.load(id)?.delete(false);
+        }
+        // Read before the normal path removes the configs it is named in.
+        let cgroup = self.cgroup_path_of(id);
+        // Whatever runs in the container now must be gone when we return,
+        // not just dying: the caller may look right after.
+        let mut procs = Vec::new();
+        for d in cgroup_dirs_of(cgroup.as_deref()) {
+            procs.extend(cgroup_procs(&d));
+        }
+        let loaded = self.load(id);
+        // A create killed before libcontainer recorded the init's pid looks
+        // stopped too; only one that got as far as the init's start time
+        // (written after the build) has no forks of a dead create left.
+        let complete =
+            |c: &Container| c.status() == ContainerStatus::Stopped && c.origin.init_start.is_some();
+        if !loaded.as_ref().is_ok_and(complete) {
+            kill_orphans(&self.scratch_dir(id));
+        }
+        match loaded.and_then(|mut c| c.delete(true)) {
+            Ok(()) | Err(Error::NotExist(_)) => {}
+            Err(e) => tracing::warn!("container {id:?}: delete: {e}; cleaning up by hand"),
+        }
+        let res = self.sweep(id, cgroup.as_deref());
+        wait_gone(&procs);
+        self.unlock(id);
+        res
+    }
+
+    /// The container's cgroups path: from libcontainer's copy of the config
+    /// if it got that far, else from the config we prepared or the
+    /// caller's; our default when none of them is left.
+    fn cgroup_path_of(&self, id: &str) -> Option<PathBuf> {
+        if let Ok(c) = libcontainer::config::YoukiConfig::load(self.container_dir(id)) {
+            return Some(c.cgroup_path);
+        }
+        let scratch = self.scratch_dir(id);
+        let origin = self.read_origin(id);
+        let from_spec = |dir: &Path| {
+            oci_spec::runtime::Spec::load(dir.join("config.json"))
+                .ok()?
+                .linux()
+                .as_ref()?
+                .cgroups_path()
+                .clone()
+        };
+        from_spec(&scratch)
+            .or_else(|| {
+                (!origin.bundle.as_os_str().is_empty()).then(|| from_spec(&origin.bundle))?
+            })
+            .or_else(|| Some(PathBuf::from(format!("/cellos-{id}"))))
+    }
+
+    /// Remove whatever is left of container `id` with no help from
+    /// libcontainer: every process in its cgroups, the cgroups on every
+    /// hierarchy (children first), mounts below its state or scratch dir,
+    /// then the state dir and, last, the scratch dir that holds the lock.
+    fn sweep(&self, id: &str, cgroup: Option<&Path>) -> Result<()> {
+        let state = self.container_dir(id);
+        let scratch = self.scratch_dir(id);
+        let dirs = cgroup_dirs_of(cgroup);
+        if !dirs.is_empty() {
+            let mut killed = Vec::new();
+            for d in &dirs {
+                for p in cgroup_procs(d) {
+                    let _ = raw_kill(p.0, libc::SIGKILL);
+                    killed.push(p);
+                }
+            }
+            // A frozen cgroup (a paused container, or a kill --all that
+            // died frozen) holds even SIGKILL until thawed.
+            for d in &dirs {
+                let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            cgroupfs::remove_dirs(&dirs, deadline).map_err(|(path, e)| Error::io(&path, e))?;
+            wait_gone(&killed);
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        // Deepest first, so that no mount holds up one below it.
+        let mut mounts: Vec<PathBuf> = mount_points(&mountinfo, |_| true)
+            .into_iter()
+            .filter(|m| m.starts_with(&state) || m.starts_with(&scratch))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+        for m in mounts {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        match std::fs::remove_dir_all(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&state, e));
+            }
+            _ => {}
+        }
+        remove_scratch(&scratch);
+        if scratch.exists() {
+            return Err(Error::io(
+                &scratch,
+                std::io::Error::from(std::io::ErrorKind::DirectoryNotEmpty),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A cgroups path as a relative path of plain names, or None (a systemd
+/// slice:prefix:name, `..`, or nothing at all).
+fn plain_relative(p: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut rel = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) if !n.to_string_lossy().contains(':') => rel.push(n),
+            _ => return None,
+        }
+    }
+    (!rel.as_os_str().is_empty()).then_some(rel)
+}
+
+/// Mount points in `mountinfo` whose filesystem type passes `fs`, with
+/// the kernel's octal escapes (`\040` for a space) undone.
+fn mount_points(mountinfo: &str, fs: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((fields, rest)) = line.split_once(" - ") else {
+            continue;
+        };
+        let (Some(mp), Some(typ)) = (fields.split(' ').nth(4), rest.split(' ').next()) else {
+            continue;
+        };
+        if !fs(typ) {
+            continue;
+        }
+        let b = mp.as_bytes();
+        let mut raw = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let oct = b.get(i + 1..i + 4).and_then(|o| {
+                std::str::from_utf8(o)
+                    .ok()
+                    .and_then(|o| u8::from_str_radix(o, 8).ok())
+            });
+            match (b[i], oct) {
+                (b'\\', Some(c)) => {
+                    raw.push(c);
+                    i += 4;
+                }
+                (c, _) => {
+                    raw.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out.push(PathBuf::from(std::ffi::OsString::from_vec(raw)));
+    }
+    out
+}
+
+/// `dir` and every cgroup below it, children before their parent.
+fn collect_post_order(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_post_order(&e.path(), out);
+        }
+    }
+    out.push(dir.to_path_buf());
+}
+
+/// The container's directory on every cgroup hierarchy (v1 and v2) with
+/// every cgroup below it, children first; empty for a path we do not sweep.
+fn cgroup_dirs_of(cgroup: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(rel) = cgroup.and_then(plain_relative) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for m in mount_points(&mountinfo, |fs| fs == "cgroup" || fs == "cgroup2") {
+            collect_post_order(&m.join(&rel), &mut dirs);
+        }
+    }
+    dirs
+}
+
+/// The processes in one cgroup, each with its start time (so that a pid
+/// reused later is not taken for it).
+fn cgroup_procs(dir: &Path) -> Vec<(i32, Option<u64>)> {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    procs
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .map(|pid| (pid, proc_start_time(pid)))
+        .collect()
+}
+
+/// Wait (2 s at most) until each killed process is gone or a zombie: a
+/// SIGKILLed task leaves its cgroup before it has finished exiting.
+fn wait_gone(procs: &[(i32, Option<u64>)]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    for &(pid, start) in procs {
+        while std::time::Instant::now() < deadline
+            && start.is_some()
+            && proc_start_time(pid) == start
+            && !is_zombie(pid)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// Kill what a runtime killed in the middle of `create` or `exec` left
+/// running outside the container's cgroups: libcontainer's intermediate
+/// process goes on creating and joining the cgroups one controller at a
+/// time after its parent died, and would make them again behind our
+/// removal. Every process libcontainer forks inherits our fd of the
+/// marker file (until it execs), which names them, and only them.
+fn kill_orphans(scratch: &Path) {
+    let lock = scratch.join(FORK_MARKER);
+    let me = std::process::id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let mut killed = Vec::new();
+    for p in procs.flatten() {
+        let name = p.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if name == me.as_str() {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock))
+        {
+            killed.push((pid, proc_start_time(pid)));
+            let _ = raw_kill(pid, libc::SIGKILL);
+        }
+    }
+    // Gone (or a zombie) before we look at the cgroups they were making.
+    wait_gone(&killed);
+}
+
+/// The file that `fork_marker` opens in the scratch dir.
+const FORK_MARKER: &str = "forks";
+
+/// Held open (close-on-exec) while libcontainer forks for a create or an
+/// exec, so that `kill_orphans` can tell its processes by their copy of
+/// the fd. Nothing else opens this file. Best effort: without it (a
+/// container made by an older version has no scratch dir) only that
+/// detection is lost.
+fn fork_marker(scratch: &Path) -> Option<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(scratch.join(FORK_MARKER))
+        .ok()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_undo_octal_escapes_and_filter_by_type() {
+        let mi = "\
+36 26 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+90 30 0:50 / /run/r/@bundles/a\\040b/tmpcopyup-0 rw - tmpfs tmpfs rw
+91 30 0:51 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let cg = mount_points(mi, |t| t == "cgroup" || t == "cgroup2");
+        assert_eq!(
+            cg,
+            [
+                PathBuf::from("/sys/fs/cgroup/memory"),
+                PathBuf::from("/sys/fs/cgroup/unified")
+            ]
+        );
+        let all = mount_points(mi, |_| true);
+        assert_eq!(all[1], PathBuf::from("/run/r/@bundles/a b/tmpcopyup-0"));
+    }
+
+    #[test]
+    fn only_plain_cgroup_paths_are_swept() {
+        assert_eq!(
+            plain_relative(Path::new("/cellos-x")),
+            Some(PathBuf::from("cellos-x"))
+        );
+        assert_eq!(plain_relative(Path::new("a/b")), Some(PathBuf::from("a/b")));
+        assert_eq!(plain_relative(Path::new("/a/../../etc")), None);
+        assert_eq!(plain_relative(Path::new("system.slice:cellos:x")), None);
+        assert_eq!(plain_relative(Path::new("/")), None);
     }
 }

@@ -8,11 +8,13 @@ pub mod cell;
 pub mod cgroupfs;
 pub mod commands;
 pub mod console;
+pub mod crashpoints;
 
 pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod ids;
+pub mod lock;
 pub mod logging;
 pub mod mounts;
 pub mod paths;

@@ -1,5 +1,4 @@
 use super::{Global, Status};
-use crate::error::Error;
 
 #[derive(clap::Args, Debug)]
 pub struct Delete {
@@ -9,13 +8,9 @@ pub struct Delete {
     pub container_id: String,
 }
 
+/// containerd always follows delete with delete --force: that one succeeds
+/// for a container that is gone, and cleans up one a crash left half-made.
 pub fn run(g: &Global, args: Delete) -> Status {
-    let rt = g.runtime()?;
-    match rt.load(&args.container_id) {
-        Ok(mut c) => c.delete(args.force)?,
-        // containerd always follows delete with delete --force: that one must succeed.
-        Err(Error::NotExist(_)) if args.force => {}
-        Err(e) => return Err(e.into()),
-    }
+    g.runtime()?.delete(&args.container_id, args.force)?;
     Ok(0)
 }

@@ -259,7 +259,8 @@ pub fn run(g: &Global, args: Exec) -> Status {
     }
     crate::seal::ensure_sealed()?;
     let rt = g.runtime()?;
-    let container = rt.load(&args.container_id)?;
+    // Locked while the process is set up, not while it runs.
+    let container = rt.load_locked(&args.container_id)?;
     // Without a live init there is nothing to read; engine.exec refuses
     // such a container with its own words.
     let live_root = container.pid().map(user::proc_root);
@@ -303,6 +304,7 @@ pub fn run(g: &Global, args: Exec) -> Status {
     let signals = (!args.detach).then(foreground::block);
     let res = rt.exec(&args.container_id, &opts);
     let _ = std::fs::remove_file(&proc_file);
+    rt.unlock(&args.container_id);
     let pid = res?;
     let proxy = console
         .map(ConsoleSocket::receive)

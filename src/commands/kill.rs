@@ -13,6 +13,8 @@ pub struct Kill {
 
 pub fn run(g: &Global, args: Kill) -> Status {
     let sig = crate::signals::parse(&args.signal)?;
-    g.runtime()?.load(&args.container_id)?.kill(sig, args.all)?;
+    g.runtime()?
+        .load_locked(&args.container_id)?
+        .kill(sig, args.all)?;
     Ok(0)
 }

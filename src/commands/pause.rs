@@ -6,6 +6,6 @@ pub struct Pause {
 }
 
 pub fn run(g: &Global, args: Pause) -> Status {
-    g.runtime()?.load(&args.container_id)?.pause()?;
+    g.runtime()?.load_locked(&args.container_id)?.pause()?;
     Ok(0)
 }

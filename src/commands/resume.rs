@@ -6,6 +6,6 @@ pub struct Resume {
 }
 
 pub fn run(g: &Global, args: Resume) -> Status {
-    g.runtime()?.load(&args.container_id)?.resume()?;
+    g.runtime()?.load_locked(&args.container_id)?.resume()?;
     Ok(0)
 }

@@ -40,7 +40,9 @@ pub fn run(g: &Global, args: Run) -> Status {
     let id = args.container_id.clone().unwrap_or_default();
     let rt = g.runtime()?;
     if args.detach {
-        rt.create(&args.opts.options(&id, true))?.start()?;
+        let mut c = rt.create(&args.opts.options(&id, true))?;
+        rt.lock(&id)?;
+        c.start()?;
         return Ok(0);
     }
     if args.opts.console_socket.is_some() {
@@ -67,12 +69,17 @@ pub fn run(g: &Global, args: Run) -> Status {
     let proxy = match console.map(ConsoleSocket::receive).transpose() {
         Ok(master) => master.map(Proxy::start),
         Err(e) => {
-            let _ = c.delete(true);
+            let _ = rt.delete(&id, true);
             return Err(e.into());
         }
     };
-    if let Err(e) = c.start() {
-        let _ = c.delete(true);
+    // create let go of the lock; start takes it again, and lets it go
+    // before the wait so that kill and delete can reach the container.
+    rt.lock(&id)?;
+    let started = c.start();
+    rt.unlock(&id);
+    if let Err(e) = started {
+        let _ = rt.delete(&id, true);
         return Err(e.into());
     }
     let status = crate::wait::Child::new(pid).wait_forwarding(&signals);
@@ -80,8 +87,7 @@ pub fn run(g: &Global, args: Run) -> Status {
         p.finish();
     }
     if !args.keep
-        && let Ok(mut c) = rt.load(&id)
-        && let Err(e) = c.delete(true)
+        && let Err(e) = rt.delete(&id, true)
     {
         tracing::error!("delete container {id:?} after run: {e}");
     }

@@ -6,6 +6,6 @@ pub struct Start {
 }
 
 pub fn run(g: &Global, args: Start) -> Status {
-    g.runtime()?.load(&args.container_id)?.start()?;
+    g.runtime()?.load_locked(&args.container_id)?.start()?;
     Ok(0)
 }

@@ -231,7 +231,7 @@ fn resources(args: &Update) -> anyhow::Result<LinuxResources> {
 
 pub fn run(g: &Global, args: Update) -> Status {
     let res = resources(&args)?;
-    g.runtime()?.load(&args.container_id)?.update(&res)?;
+    g.runtime()?.load_locked(&args.container_id)?.update(&res)?;
     Ok(0)
 }
 

@@ -813,3 +813,20 @@ pub fn c_helper(env: &Env, name: &str) -> PathBuf {
     }
     out
 }
+
+/// Lines of /proc/self/mountinfo that name `path` (a rootfs, a state root).
+pub fn mounts_naming(path: &Path) -> Vec<String> {
+    let needle = path.to_string_lossy().into_owned();
+    read_lossy(Path::new("/proc/self/mountinfo"))
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Entries left in a state root (none once the last container is deleted).
+pub fn root_entries(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(root)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}

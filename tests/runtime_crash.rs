@@ -1,0 +1,319 @@
+//! Crash consistency: the runtime SIGKILLed at any point of create, start,
+//! exec or delete leaves nothing that `delete --force` cannot clean, and
+//! concurrent verbs on one container are serialized by its lock.
+//!
+//! The named pause points are cellos-only test plumbing (src/crashpoints.rs):
+//! with a control runtime those tests say so and skip.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A sleeper's bundle with a podman `tmpcopyup` tmpfs, so that create also
+/// has host mounts (its staging tmpfs) to leave behind.
+fn sleeper_bundle(env: &Env) -> PathBuf {
+    env.bundle(|c| {
+        set_args(c, &["sleep", "1000"]);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/work", "type": "tmpfs", "source": "tmpfs",
+                   "options": ["rw", "nosuid", "nodev", "tmpcopyup"]}),
+        );
+    })
+}
+
+/// Spawn `cmd` with its stdio away from us (an orphaned init may keep it).
+fn spawn_quiet(mut cmd: Command, dir: &Path) -> Child {
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
+    cmd.spawn().expect("spawn runtime")
+}
+
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Run `args` until the runtime stops itself at `point`; returns the
+/// stopped child and its pid.
+fn run_to_pause(env: &Env, args: &[&str], point: &str) -> (Child, i32) {
+    let dir = env.subdir("pause");
+    let file = dir.join("pid");
+    let mut cmd = env.rt_cmd(args);
+    cmd.env("CELLOS_TEST_PAUSE_AT", point)
+        .env("CELLOS_TEST_PAUSE_FILE", &file);
+    let mut child = spawn_quiet(cmd, &dir);
+    let what = format!("{args:?} to stop at {point}");
+    let pid = poll_until(&what, Duration::from_secs(15), || {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!(
+                "{args:?} exited ({st}) without stopping at {point}: {}",
+                read_lossy(&dir.join("stderr"))
+            );
+        }
+        let pid: i32 = read_lossy(&file).trim().parse().ok()?;
+        (proc_state(pid) == Some('T')).then_some(pid)
+    });
+    (child, pid)
+}
+
+fn sigkill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `delete --force` succeeds and nothing of `id` is left: state and scratch
+/// dirs, cgroups on every hierarchy, processes, mounts, and the root is empty.
+#[track_caller]
+fn force_delete_leaves_nothing(env: &Env, id: &str, what: &str) {
+    let o = env.rt(&["delete", "--force", id]);
+    assert_eq!(o.code, 0, "{what}: delete --force failed:\n{o}");
+    assert_clean(env, id, what);
+}
+
+#[track_caller]
+fn assert_clean(env: &Env, id: &str, what: &str) {
+    let mut cg = cgroup_dirs(id);
+    // A control runtime names the cgroup after the bare ID (runc: /<id>).
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let p = h.path().join(id);
+        if p.exists() {
+            cg.push(p);
+        }
+    }
+    assert!(cg.is_empty(), "{what}: cgroups left: {cg:?}");
+    let pids = pids_in_cgroup_of(id);
+    assert!(pids.is_empty(), "{what}: processes left: {pids:?}");
+    let mut mounts = mounts_naming(&env.root);
+    mounts.extend(mounts_naming(&fixture_rootfs()));
+    assert!(mounts.is_empty(), "{what}: mounts left: {mounts:#?}");
+    env.assert_gone(id);
+    let left = root_entries(&env.root);
+    assert!(left.is_empty(), "{what}: left in the root: {left:?}");
+}
+
+fn skip_control(test: &str) -> bool {
+    if is_control() {
+        println!("{test}: skipped for a control runtime: pause points are cellos-only plumbing");
+    }
+    is_control()
+}
+
+#[test]
+fn create_killed_at_each_point_is_cleaned_by_delete_force() {
+    if skip_control("create_killed_at_each_point") {
+        return;
+    }
+    let env = Env::new("crash-create");
+    for point in [
+        "create-claimed",
+        "create-prepared",
+        "create-built",
+        "create-before-pid-file",
+    ] {
+        let bundle = sleeper_bundle(&env);
+        let id = env.id();
+        let pid_file = bundle.join("pid");
+        let (mut child, _) = run_to_pause(
+            &env,
+            &[
+                "create",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                &id,
+            ],
+            point,
+        );
+        sigkill(&mut child);
+        force_delete_leaves_nothing(&env, &id, point);
+    }
+    env.finish();
+}
+
+#[test]
+fn start_killed_while_holding_the_lock_is_cleaned_by_delete_force() {
+    if skip_control("start_killed") {
+        return;
+    }
+    let env = Env::new("crash-start");
+    let bundle = sleeper_bundle(&env);
+    let id = env.id();
+    env.create(&bundle, &id, &[]).ok();
+    let (mut child, _) = run_to_pause(&env, &["start", &id], "start-locked");
+    sigkill(&mut child);
+    force_delete_leaves_nothing(&env, &id, "start-locked");
+    env.finish();
+}
+
+#[test]
+fn delete_killed_at_each_point_is_finished_by_delete_force() {
+    if skip_control("delete_killed_at_each_point") {
+        return;
+    }
+    let env = Env::new("crash-delete");
+    for point in ["delete-killed", "delete-cgroups-removed"] {
+        let (id, _) = env.sleeper();
+        let (mut child, _) = run_to_pause(&env, &["delete", "--force", &id], point);
+        sigkill(&mut child);
+        force_delete_leaves_nothing(&env, &id, point);
+    }
+    env.finish();
+}
+
+#[test]
+fn exec_killed_at_each_point_is_cleaned_by_delete_force() {
+    if skip_control("exec_killed_at_each_point") {
+        return;
+    }
+    let env = Env::new("crash-exec");
+    for point in ["exec-before-build", "exec-built"] {
+        let (id, _) = env.sleeper();
+        let (mut child, _) = run_to_pause(&env, &["exec", &id, "sleep", "1000"], point);
+        sigkill(&mut child);
+        // The container is intact and usable after the dead exec.
+        env.exec(&id, &["true"]).ok();
+        force_delete_leaves_nothing(&env, &id, point);
+    }
+    env.finish();
+}
+
+/// The probe's failure 2: SIGKILL at a random moment of `create`, 20 times.
+#[test]
+fn create_killed_at_random_moments_is_cleaned_by_delete_force() {
+    let env = Env::new("crash-random");
+    // A fixed spread over 0-20 ms (no rand crate): every delay is hit once.
+    let mut seed = std::process::id() as u64;
+    for n in 0..20 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_micros((n * 1000 + (seed >> 33) % 1000) % 20_000);
+        let bundle = sleeper_bundle(&env);
+        let id = env.id();
+        let dir = env.subdir("random");
+        let mut child = spawn_quiet(
+            env.rt_cmd(&["create", "--bundle", bundle.to_str().unwrap(), &id]),
+            &dir,
+        );
+        std::thread::sleep(delay);
+        sigkill(&mut child);
+        force_delete_leaves_nothing(&env, &id, &format!("SIGKILL after {delay:?}"));
+    }
+    env.finish();
+}
+
+/// The probe's failure 1: five `delete --force` of one running container.
+#[test]
+fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
+    let env = Env::new("crash-del5");
+    for round in 0..5 {
+        let (id, _) = env.sleeper();
+        let children: Vec<Child> = (0..5)
+            .map(|_| {
+                let mut c = env.rt_cmd(&["delete", "--force", &id]);
+                c.stdout(Stdio::null()).stderr(Stdio::piped());
+                c.spawn().unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "round {round}: a concurrent delete --force failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        assert_clean(&env, &id, &format!("round {round}"));
+    }
+    env.finish();
+}
+
+/// `kill` (odd rounds) or `kill --all`, which freezes the cgroup while it
+/// signals (even rounds), racing with `delete --force`.
+#[test]
+fn concurrent_kill_and_force_delete() {
+    let env = Env::new("crash-killdel");
+    for round in 0..10 {
+        let (id, _) = env.sleeper();
+        let spawn = |args: &[&str]| {
+            let mut c = env.rt_cmd(args);
+            c.stdout(Stdio::null()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        };
+        let kill = if round % 2 == 0 {
+            spawn(&["kill", "--all", &id, "KILL"])
+        } else {
+            spawn(&["kill", &id, "KILL"])
+        };
+        let del = spawn(&["delete", "--force", &id]);
+        let d = del.wait_with_output().unwrap();
+        let k = kill.wait_with_output().unwrap();
+        assert!(
+            d.status.success(),
+            "round {round}: delete --force failed: {}",
+            String::from_utf8_lossy(&d.stderr)
+        );
+        // kill either came first, or found the container gone or stopped.
+        let kerr = String::from_utf8_lossy(&k.stderr);
+        assert!(
+            k.status.success() || kerr.contains("does not exist") || kerr.contains("not running"),
+            "round {round}: kill: {kerr}"
+        );
+        assert!(!kerr.contains("state.json"), "round {round}: kill: {kerr}");
+        assert_clean(&env, &id, &format!("round {round}"));
+    }
+    env.finish();
+}
+
+/// Verbs that wait for the lock of a container that is deleted meanwhile
+/// behave as if it never existed; `state` does not wait at all.
+#[test]
+fn waiters_on_a_deleted_container_see_it_gone() {
+    if skip_control("waiters_on_a_deleted_container") {
+        return;
+    }
+    let env = Env::new("crash-waiters");
+    let (id, _) = env.sleeper();
+    let (mut deleter, pid) = run_to_pause(&env, &["delete", "--force", &id], "delete-killed");
+    // Lock-free: answers while the delete holds the lock.
+    let o = env.rt(&["state", &id]);
+    assert!(o.code == 0, "state blocked or failed during a delete:\n{o}");
+    let spawn = |args: &[&str]| {
+        let mut c = env.rt_cmd(args);
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let waiters = [
+        (spawn(&["delete", "--force", &id]), true),
+        (spawn(&["kill", &id, "KILL"]), false),
+        (spawn(&["start", &id]), false),
+        (spawn(&["delete", &id]), false),
+    ];
+    // Give them time to queue on the lock.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: plain kill(2) of the runtime we stopped.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(
+        deleter.wait().unwrap().success(),
+        "the paused delete failed"
+    );
+    for (w, ok) in waiters {
+        let o = w.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if ok {
+            assert!(o.status.success(), "delete --force waiter: {err}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains(&format!("container \"{id}\" does not exist")),
+                "waiter said: {err}"
+            );
+        }
+    }
+    assert_clean(&env, &id, "after the waiters");
+    env.finish();
+}
