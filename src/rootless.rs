@@ -8,12 +8,105 @@
 //! here, before anything is made, rather than silently dropped.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{Linux, LinuxResources};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxIdMappingBuilder, LinuxResources};
 use std::path::{Path, PathBuf};
 
 /// Whether the caller is not root on the host.
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root() || libcontainer::utils::is_in_new_userns().unwrap_or(false)
+}
+
+/// A state directory of the caller's own when it is not root, like runc's:
+/// `$XDG_RUNTIME_DIR/NAME`, else /run/user/UID/NAME, else /tmp/NAME-UID.
+/// None for root, whose defaults are fixed paths.
+pub fn user_dir(name: &str) -> Option<PathBuf> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return None;
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join(name));
+    }
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if run_user.is_dir() {
+        return Some(run_user.join(name));
+    }
+    Some(PathBuf::from(format!("/tmp/{name}-{uid}")))
+}
+
+/// Whether the caller can have the cgroup `cgroup` (cgroupfs driver): it
+/// is root, or every directory to make lies below one it may write.
+/// None when the path cannot be placed (libcgroups then reports it).
+pub fn cgroup_delegated(cgroup: &Path) -> Option<bool> {
+    if !is_rootless() {
+        return Some(true);
+    }
+    let (dirs, _) = cgroup_dirs(cgroup)?;
+    Some(dirs.iter().all(|d| writable_below(d)))
+}
+
+/// The uid and gid maps of a user namespace made for a caller without
+/// root: the caller is 0 inside, and the subordinate ids that /etc/subuid
+/// and /etc/subgid grant it follow from 1 (libcontainer writes more than
+/// one mapping through newuidmap/newgidmap, so those are used only when
+/// both are installed).
+pub fn caller_id_maps() -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let helpers = ["/usr/bin/newuidmap", "/usr/bin/newgidmap"]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    let name = user_name(uid);
+    let maps = |own: u32, file: &str| {
+        let mut out = vec![mapping(0, own, 1)];
+        let mut next = 1u32;
+        let granted = match helpers {
+            true => std::fs::read_to_string(file).unwrap_or_default(),
+            false => String::new(),
+        };
+        // Both files name the owner by login name or uid.
+        for (start, count) in parse_subordinate(&granted, uid, name.as_deref()) {
+            out.push(mapping(next, start, count));
+            next = next.saturating_add(count);
+        }
+        out
+    };
+    (maps(uid, "/etc/subuid"), maps(gid, "/etc/subgid"))
+}
+
+fn mapping(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {
+    LinuxIdMappingBuilder::default()
+        .container_id(inside)
+        .host_id(outside)
+        .size(size)
+        .build()
+        .expect("all fields set")
+}
+
+/// The login name of `uid`, read from /etc/passwd itself (never through
+/// NSS): /etc/subuid may name the user rather than the number.
+fn user_name(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+    })
+}
+
+/// The `start:count` ranges that `text` (/etc/subuid format) grants to
+/// the user with uid `own` or login `name`.
+fn parse_subordinate(text: &str, own: u32, name: Option<&str>) -> Vec<(u32, u32)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let who = f.next()?;
+            let start = f.next()?.parse::<u32>().ok()?;
+            let count = f.next()?.parse::<u32>().ok()?;
+            let mine = who == own.to_string() || Some(who) == name;
+            (mine && count > 0).then_some((start, count))
+        })
+        .collect()
 }
 
 /// Refuse a rootless container's limits when it can have no cgroup.
@@ -120,4 +213,19 @@ fn writable_below(dir: &Path) -> bool {
     dir.ancestors()
         .find(|d| d.exists())
         .is_some_and(|d| access(d, AccessFlags::W_OK).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subordinate_ranges_by_name_or_number() {
+        let text = "alice:100000:65536\n1000:300000:10\nbob:200000:65536\nbad\nalice:5:0\n";
+        assert_eq!(
+            parse_subordinate(text, 1000, Some("alice")),
+            [(100000, 65536), (300000, 10)]
+        );
+        assert_eq!(parse_subordinate(text, 1001, Some("carol")), []);
+    }
 }

@@ -38,22 +38,11 @@ impl Global {
 }
 
 /// The state root when `--root` is not given: /run/cellos-runtime for root;
-/// for anyone else, like runc, `$XDG_RUNTIME_DIR/cellos-runtime`, else
-/// /run/user/UID/cellos-runtime, else a directory of their own under /tmp
-/// (Runtime::new makes it 0700 and refuses one that someone else owns).
+/// for anyone else a directory of their own (see `rootless::user_dir`;
+/// Runtime::new makes it 0700 and refuses one that someone else owns).
 pub fn default_root() -> PathBuf {
-    let uid = nix::unistd::geteuid();
-    if uid.is_root() {
-        return PathBuf::from(crate::DEFAULT_ROOT);
-    }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("cellos-runtime");
-    }
-    let run_user = PathBuf::from(format!("/run/user/{uid}"));
-    if run_user.is_dir() {
-        return run_user.join("cellos-runtime");
-    }
-    PathBuf::from(format!("/tmp/cellos-runtime-{uid}"))
+    crate::rootless::user_dir("cellos-runtime")
+        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_ROOT))
 }
 
 /// Exit status of a command: 0, or the container's own status for foreground run/exec.

@@ -87,6 +87,22 @@ fn teardown(pid: i32, pidfd: Option<&OwnedFd>, backend: &dyn CellBackend, id: &s
     backend.kill_all(id, libc::SIGTERM);
     wait_exit(pid, pidfd, GRACE);
     backend.kill_all(id, libc::SIGKILL);
+    // A runtime with no cgroup to kill through (rootless: runc refuses
+    // `kill --all` then) leaves this to the init: SIGKILL to it takes its
+    // pid namespace along. The pidfd pins the process we started.
+    if let Some(fd) = pidfd {
+        use std::os::fd::AsRawFd;
+        // SAFETY: pidfd_send_signal on our pidfd; no siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+    }
     wait_exit(pid, pidfd, Duration::from_secs(30));
 }
 
