@@ -142,7 +142,7 @@ fn ttl_and_teardown_kill_a_tree_that_ignores_sigterm_without_root() {
 }
 
 #[test]
-fn limits_without_a_delegated_cgroup_are_refused() {
+fn limits_and_grants_without_root_are_refused() {
     let ctx = Ctx::new("rlcell-limit");
     let mut spec = cell(&ctx.id("mem"), &["/bin/true"]);
     set(
@@ -151,6 +151,13 @@ fn limits_without_a_delegated_cgroup_are_refused() {
         json!({ "memoryBytes": 64 << 20 }),
     );
     supervise(&ctx, &spec, &[]).refused(&["spec.resources.memoryBytes", "delegated"]);
+    let mut spec = cell(&ctx.id("grant"), &["/bin/true"]);
+    set(
+        &mut spec,
+        "/spec/authority/readOnlyPaths",
+        json!(["/etc/hostname"]),
+    );
+    supervise(&ctx, &spec, &[]).refused(&["spec.authority.readOnlyPaths", "needs root"]);
     ctx.finish();
 }
 

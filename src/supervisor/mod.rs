@@ -166,6 +166,17 @@ fn rootless_cell(
     }
     let refuse = |msg: String| Err(Refusal::new(exit::REFUSED, msg));
     let who = format!("uid {}", nix::unistd::geteuid());
+    let a = &cell.spec.authority;
+    for (field, paths) in [
+        ("readOnlyPaths", &a.read_only_paths),
+        ("writablePaths", &a.writable_paths),
+    ] {
+        if !paths.is_empty() {
+            return refuse(format!(
+                "spec.authority.{field} needs root: a granted path is pinned with a mount on the host, which {who} cannot make"
+            ));
+        }
+    }
     let (uids, gids) = crate::rootless::caller_id_maps();
     let mapped = |maps: &[LinuxIdMapping], id: u32| {
         maps.iter()
