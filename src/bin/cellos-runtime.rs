@@ -11,7 +11,8 @@ use std::path::PathBuf;
     disable_version_flag = true,
     about = "A runc-compatible OCI runtime with sealed ExecutionCells"
 )]
-struct Cli {
+// pub(crate): cellos-gen includes this file for the man pages and completions.
+pub(crate) struct Cli {
     /// State directory [default: /run/cellos-runtime; as non-root
     /// $XDG_RUNTIME_DIR/cellos-runtime]
     #[arg(long, global = true)]
