@@ -19,12 +19,19 @@ pub fn is_rootless() -> bool {
 /// A state directory of the caller's own when it is not root, like runc's:
 /// `$XDG_RUNTIME_DIR/NAME`, else /run/user/UID/NAME, else /tmp/NAME-UID.
 /// None for root, whose defaults are fixed paths.
+/// Root in a user namespace (rootless podman runs us so) counts as a user
+/// when XDG_RUNTIME_DIR is set and $USER is not root, as with runc.
 pub fn user_dir(name: &str) -> Option<PathBuf> {
     let uid = nix::unistd::geteuid();
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
     if uid.is_root() {
-        return None;
+        let user_in_userns = libcontainer::utils::is_in_new_userns().unwrap_or(false)
+            && std::env::var_os("USER").is_none_or(|u| u != "root");
+        return xdg
+            .filter(|_| user_in_userns)
+            .map(|d| PathBuf::from(d).join(name));
     }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+    if let Some(dir) = xdg {
         return Some(PathBuf::from(dir).join(name));
     }
     let run_user = PathBuf::from(format!("/run/user/{uid}"));

@@ -280,3 +280,64 @@ fn exec_joins_the_containers_user_namespace() {
     );
     env.finish();
 }
+
+/// Rootless podman with this runtime: podman runs it as root of its own
+/// user namespace with XDG_RUNTIME_DIR set (the state root then goes there,
+/// as runc's does), without any cgroup on this host.
+#[test]
+fn rootless_podman_runs_execs_stops_and_removes_a_container() {
+    if Command::new("podman").arg("--version").output().is_err() {
+        println!("skipped: podman is not installed (make test-deps)");
+        return;
+    }
+    let env = Env::new("rl-podman");
+    let sweep = Sweep(&env);
+    let tar = env.dir.join("busybox.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(fixture_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    chown_nobody(&tar);
+    let rt = runtime();
+    let script = r#"
+podman import -q "$TAR" localhost/rl-busybox:latest >/dev/null
+podman --runtime "$RT" run --rm --network none localhost/rl-busybox:latest echo ok
+podman --runtime "$RT" run -d --name rl1 --network none localhost/rl-busybox:latest sleep 1000 >/dev/null
+podman --runtime "$RT" exec rl1 id -u
+podman --runtime "$RT" stop -t 1 rl1 >/dev/null
+podman --runtime "$RT" rm rl1 >/dev/null
+podman ps -aq | wc -l
+"#;
+    let mut c = Command::new("bash");
+    c.args(["-euo", "pipefail", "-c", script])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", nobody_dir(&env, "home"))
+        .env("XDG_RUNTIME_DIR", nobody_dir(&env, "xdg"))
+        .env("TAR", &tar)
+        .env("RT", &rt)
+        .stdin(Stdio::null())
+        .uid(NOBODY)
+        .gid(NOBODY);
+    let out = run_piped(c, None, std::time::Duration::from_secs(120));
+    // podman leaves a pause process holding its user namespace.
+    let pause = nobody_dir(&env, "xdg").join("libpod/tmp/pause.pid");
+    if let Some(pid) = read_lossy(&pause)
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|p| *p > 1)
+    {
+        // SAFETY: kill(2) on the pause process of this test's podman.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    out.ok();
+    assert_eq!(out.stdout, "ok\n0\n0\n", "{out}");
+    drop(sweep);
+    env.finish();
+}
