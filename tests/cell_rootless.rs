@@ -93,8 +93,17 @@ fn a_cell_runs_as_an_unprivileged_user_with_default_settings() {
 fn ttl_and_teardown_kill_a_tree_that_ignores_sigterm_without_root() {
     let ctx = Ctx::new("rlcell-ttl");
     // The built-in engine, our runtime's CLI, and runc as the control.
-    let backends: [(&str, &[(&str, &str)]); 3] = [
+    let backends: [(&str, &[(&str, &str)]); 4] = [
         ("stub", &[("CELLOS_CELL_BACKEND", "stub")]),
+        // The seed scenario's namespace setting: the pid namespace that
+        // kills the tree is added, as the user namespace is.
+        (
+            "stub-mnt",
+            &[
+                ("CELLOS_CELL_BACKEND", "stub"),
+                ("CELLOS_SUBPROCESS_UNSHARE", "mnt"),
+            ],
+        ),
         ("oci", &[("CELLOS_CELL_BACKEND", "oci")]),
         (
             "runc",

@@ -107,14 +107,14 @@ pub fn run_cell(cell: &Cell, cfg: &Config, sink: &EventSink) -> i32 {
 
 fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, Refusal> {
     check_stdio()?;
-    let namespaces = cfg.usable_namespaces(cell)?;
+    let mut namespaces = cfg.usable_namespaces(cell)?;
     let root = cell.spec.rootfs.as_deref().unwrap_or(Path::new("/"));
     if let Some(prefixes) = &cfg.argv0_allow {
         check_argv0(&cell.argv()[0], prefixes, root)?;
     }
     let container_id = format!("{}-{}", cell.id(), random_hex(4));
     let cgroups_path = format!("/cellos-{container_id}");
-    let id_maps = rootless_cell(cell, &namespaces, Path::new(&cgroups_path))?;
+    let id_maps = rootless_cell(cell, &mut namespaces, Path::new(&cgroups_path))?;
     // No cgroup to be had: name none, so that runc too goes on without one
     // (it refuses an explicit cgroupsPath it cannot create).
     let cgroups_path = (id_maps.is_none()
@@ -152,12 +152,11 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
 
 /// For a caller without root (None for root): the id maps of the cell's
 /// user namespace, once the cell is known to fit them. Without a cgroup of
-/// its own the cell can have no limits, and only its pid namespace lets
-/// the TTL and teardown kill the whole tree (SIGKILL to its init).
+/// its own the cell can have no limits, and it gets a pid namespace.
 #[allow(clippy::type_complexity)]
 fn rootless_cell(
     cell: &Cell,
-    namespaces: &[crate::cell::Namespace],
+    namespaces: &mut Vec<crate::cell::Namespace>,
     cgroup: &Path,
 ) -> Result<Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>, Refusal> {
     use crate::cell::Namespace;
@@ -209,10 +208,10 @@ fn rootless_cell(
             "spec.resources.{name} needs a cgroup, and {who} has no delegated one on this host; drop the limit or run as root"
         ));
     }
-    if !namespaces.contains(&Namespace::Pid) {
-        return refuse(format!(
-            "as {who} without a delegated cgroup, the cell needs a pid namespace (CELLOS_SUBPROCESS_UNSHARE must include \"pid\") so that its whole tree can be killed"
-        ));
+    // Without a cgroup, only a pid namespace lets the TTL and teardown kill
+    // the whole tree (SIGKILL to its init): added like the user namespace.
+    if !namespaces.contains(&Namespace::Pid) && Path::new("/proc/self/ns/pid").exists() {
+        namespaces.push(Namespace::Pid);
     }
     Ok(Some((uids, gids)))
 }
