@@ -99,6 +99,21 @@ impl Runtime {
             .create(root)
             .map_err(|e| Error::io(root, e))?;
         let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+        // Not root: a state root someone else owns (say a /tmp fallback that
+        // another user made first) would let them forge our containers.
+        let euid = nix::unistd::geteuid();
+        if !euid.is_root() {
+            use std::os::unix::fs::MetadataExt;
+            let owner = std::fs::metadata(&root)
+                .map_err(|e| Error::io(&root, e))?
+                .uid();
+            if owner != euid.as_raw() {
+                return Err(Error::Other(format!(
+                    "state root {}: owned by uid {owner}, not by the caller (uid {euid})",
+                    root.display()
+                )));
+            }
+        }
         Ok(Self {
             root,
             systemd,
@@ -265,6 +280,9 @@ impl Runtime {
         } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id))?;
         trace::mark("config-load");
         pause_at(crashpoints::CREATE_PREPARED);
+        if crate::rootless::is_rootless() {
+            check_rootless_limits(&engine_bundle, &origin.bundle, self.systemd)?;
+        }
         if !opts.no_new_keyring {
             join_session_keyring()?;
         }
@@ -393,6 +411,20 @@ impl Runtime {
             pidfile::write_atomic(p, pid.as_raw())?;
         }
         Ok(pid)
+    }
+}
+
+/// A rootless container may have no cgroup: refuse its limits then.
+fn check_rootless_limits(engine_bundle: &Path, bundle: &Path, systemd: bool) -> Result<()> {
+    let config = engine_bundle.join("config.json");
+    let spec = oci_spec::runtime::Spec::load(&config).map_err(|e| Error::BadFile {
+        what: "parse",
+        path: config.clone(),
+        msg: e.to_string(),
+    })?;
+    match spec.linux() {
+        Some(linux) => crate::rootless::check_limits(linux, &bundle.join("config.json"), systemd),
+        None => Ok(()),
     }
 }
 
@@ -589,6 +621,11 @@ impl Container {
     /// meanwhile, so that no process can fork a new one between our reading
     /// the list and signalling it; v2's cgroup.kill does that in the kernel.
     fn kill_all(&mut self, sig: i32) -> Result<()> {
+        // No cgroup to list: the init is all we can reach, and a SIGKILL to it
+        // takes the rest of its pid namespace along.
+        if self.cgroupless() {
+            return self.kill(sig, false);
+        }
         if sig == libc::SIGKILL
             && let Some(file) = self.cgroup_kill_file()
             && std::fs::write(&file, "1").is_ok()
@@ -668,6 +705,14 @@ impl Container {
             self.inner.set_status(ContainerStatus::Stopped);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // libcontainer would kill through the cgroup, which a rootless
+        // container may not have.
+        if self.status() != ContainerStatus::Stopped && self.cgroupless() {
+            self.kill_init_and_wait(deadline);
+            self.inner
+                .refresh_status()
+                .map_err(|e| engine_err("delete", &id, e))?;
+        }
         let res = if let Some(dirs) = self.plain_v1_delete() {
             cgroupfs::remove_dirs(&dirs, deadline)
                 .map_err(|(path, e)| Error::io(&path, e))
@@ -715,6 +760,38 @@ impl Container {
                 r => break r.map_err(|e| engine_err("delete", id, e)),
             }
         }
+    }
+
+    /// A rootless container whose cgroup could not be made runs without one
+    /// (see rootless.rs).
+    /// Checked whoever asks, so that root can clean up after a user.
+    fn cgroupless(&self) -> bool {
+        if self.inner.systemd() {
+            return false;
+        }
+        let Ok(config) = self.inner.spec() else {
+            return false;
+        };
+        crate::rootless::cgroup_dirs(&config.cgroup_path)
+            .is_some_and(|(dirs, _)| dirs.iter().all(|d| !d.exists()))
+    }
+
+    /// SIGKILL the init, if it still is ours, and wait for it to exit.
+    fn kill_init_and_wait(&self, deadline: std::time::Instant) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let Some(pid) = self.inner.pid().map(|p| p.as_raw()) else {
+            return;
+        };
+        let Ok(fd) = pidfd_open(pid) else { return };
+        if !self.is_init(pid) || pidfd_send_signal(&fd, libc::SIGKILL).is_err() {
+            return;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::NONE);
+        // A pidfd becomes readable when its process exits.
+        let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], ms);
     }
 
     /// The cgroup v1 directories to remove when deleting this container needs

@@ -20,6 +20,7 @@ pub mod mounts;
 pub mod paths;
 
 pub mod pidfile;
+pub mod rootless;
 pub mod seal;
 pub mod signals;
 pub mod supervisor;

@@ -11,10 +11,12 @@ use std::path::PathBuf;
     disable_version_flag = true,
     about = "A runc-compatible OCI runtime with sealed ExecutionCells"
 )]
-struct Cli {
-    /// State directory
-    #[arg(long, global = true, default_value = cellos_runtime::DEFAULT_ROOT)]
-    root: PathBuf,
+// pub(crate): cellos-gen includes this file for the man pages and completions.
+pub(crate) struct Cli {
+    /// State directory [default: /run/cellos-runtime; as non-root
+    /// $XDG_RUNTIME_DIR/cellos-runtime]
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file (errors are also printed on stderr)
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -113,7 +115,7 @@ fn main() {
         std::process::exit(1);
     }
     let g = Global {
-        root: cli.root,
+        root: cli.root.unwrap_or_else(commands::default_root),
         systemd_cgroup: cli.systemd_cgroup,
         debug: cli.debug,
     };

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Arch, Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    Arch, Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMapping,
     LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxPidsBuilder,
     LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
     LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscallBuilder, Mount,
@@ -63,6 +63,10 @@ pub struct ConvertOptions {
     /// Grant path → the path to bind it from instead: a copy the caller
     /// pinned, so that the runtime does not look the grant up by name.
     pub bind_sources: BTreeMap<PathBuf, PathBuf>,
+    /// uid and gid maps for the `user` namespace; None is the identity
+    /// map, which only root can write (a caller without root passes
+    /// `rootless::caller_id_maps`).
+    pub id_maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
 }
 
 impl Default for ConvertOptions {
@@ -73,6 +77,7 @@ impl Default for ConvertOptions {
             cgroups_path: None,
             argv0_allow: None,
             bind_sources: BTreeMap::new(),
+            id_maps: None,
         }
     }
 }
@@ -211,7 +216,12 @@ fn build_linux(
     linux.set_resources(build_resources(cell.spec.resources.as_ref())?);
     linux.set_seccomp(Some(no_setid_files()?));
     linux.set_cgroups_path(opts.cgroups_path.as_ref().map(PathBuf::from));
-    if namespaces.contains(&Namespace::User) {
+    if namespaces.contains(&Namespace::User)
+        && let Some((uids, gids)) = &opts.id_maps
+    {
+        linux.set_uid_mappings(Some(uids.clone()));
+        linux.set_gid_mappings(Some(gids.clone()));
+    } else if namespaces.contains(&Namespace::User) {
         let identity = LinuxIdMappingBuilder::default()
             .container_id(0u32)
             .host_id(0u32)

@@ -37,5 +37,13 @@ impl Global {
     }
 }
 
+/// The state root when `--root` is not given: /run/cellos-runtime for root;
+/// for anyone else a directory of their own (see `rootless::user_dir`;
+/// Runtime::new makes it 0700 and refuses one that someone else owns).
+pub fn default_root() -> PathBuf {
+    crate::rootless::user_dir("cellos-runtime")
+        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_ROOT))
+}
+
 /// Exit status of a command: 0, or the container's own status for foreground run/exec.
 pub type Status = anyhow::Result<i32>;

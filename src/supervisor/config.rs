@@ -50,6 +50,7 @@ impl Config {
     pub fn from_env() -> Result<Config, Refusal> {
         let state_dir = var("CELLOS_STATE_DIR")
             .map(PathBuf::from)
+            .or_else(|| crate::rootless::user_dir("cellos-supervisor"))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
         Self::build(state_dir.clone(), state_dir.join("runtime"), false)
     }
@@ -192,6 +193,11 @@ impl Config {
                     ns.name()
                 );
             }
+        }
+        // Without root, only a user namespace of its own lets the cell have
+        // the others (the caller becomes its uid 0).
+        if crate::rootless::is_rootless() && !out.contains(&Namespace::User) {
+            out.push(Namespace::User);
         }
         Ok(out)
     }

@@ -19,6 +19,7 @@ pub use policy::{check_argv0, resolve_in_root};
 
 use crate::cell::{Argv0Allow, Cell, ConvertOptions, write_bundle};
 use backend::Launch;
+use oci_spec::runtime::LinuxIdMapping;
 use serde_json::json;
 use std::path::Path;
 use std::time::Instant;
@@ -106,12 +107,19 @@ pub fn run_cell(cell: &Cell, cfg: &Config, sink: &EventSink) -> i32 {
 
 fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, Refusal> {
     check_stdio()?;
-    let namespaces = cfg.usable_namespaces(cell)?;
+    let mut namespaces = cfg.usable_namespaces(cell)?;
     let root = cell.spec.rootfs.as_deref().unwrap_or(Path::new("/"));
     if let Some(prefixes) = &cfg.argv0_allow {
         check_argv0(&cell.argv()[0], prefixes, root)?;
     }
     let container_id = format!("{}-{}", cell.id(), random_hex(4));
+    let cgroups_path = format!("/cellos-{container_id}");
+    let id_maps = rootless_cell(cell, &mut namespaces, Path::new(&cgroups_path))?;
+    // No cgroup to be had: name none, so that runc too goes on without one
+    // (it refuses an explicit cgroupsPath it cannot create).
+    let cgroups_path = (id_maps.is_none()
+        || crate::rootless::cgroup_delegated(Path::new(&cgroups_path)) != Some(false))
+    .then_some(cgroups_path);
     let bundle = cfg.bundles_dir().join(&container_id);
     std::fs::create_dir_all(cfg.bundles_dir()).map_err(|e| {
         Refusal::new(
@@ -128,9 +136,10 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     };
     let opts = ConvertOptions {
         namespaces,
-        cgroups_path: Some(format!("/cellos-{container_id}")),
+        cgroups_path,
         argv0_allow: cfg.argv0_allow.clone().map(Argv0Allow::new),
         bind_sources: pins.sources().clone(),
+        id_maps,
     };
     let result = match write_bundle(cell, &opts, &bundle) {
         Ok(()) => run_bundle(cell, cfg, sink, &container_id, &bundle),
@@ -139,6 +148,72 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     pins.release();
     remove_bundle(&bundle);
     result
+}
+
+/// For a caller without root (None for root): the id maps of the cell's
+/// user namespace, once the cell is known to fit them. Without a cgroup of
+/// its own the cell can have no limits, and it gets a pid namespace.
+#[allow(clippy::type_complexity)]
+fn rootless_cell(
+    cell: &Cell,
+    namespaces: &mut Vec<crate::cell::Namespace>,
+    cgroup: &Path,
+) -> Result<Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>, Refusal> {
+    use crate::cell::Namespace;
+    if !crate::rootless::is_rootless() {
+        return Ok(None);
+    }
+    let refuse = |msg: String| Err(Refusal::new(exit::REFUSED, msg));
+    let who = format!("uid {}", nix::unistd::geteuid());
+    let a = &cell.spec.authority;
+    for (field, paths) in [
+        ("readOnlyPaths", &a.read_only_paths),
+        ("writablePaths", &a.writable_paths),
+    ] {
+        if !paths.is_empty() {
+            return refuse(format!(
+                "spec.authority.{field} needs root: a granted path is pinned with a mount on the host, which {who} cannot make"
+            ));
+        }
+    }
+    let (uids, gids) = crate::rootless::caller_id_maps();
+    let mapped = |maps: &[LinuxIdMapping], id: u32| {
+        maps.iter()
+            .any(|m| id >= m.container_id() && id - m.container_id() < m.size())
+    };
+    let user = cell.spec.run.user;
+    for (field, id, maps, file) in [
+        ("uid", user.uid, &uids, "/etc/subuid"),
+        ("gid", user.gid, &gids, "/etc/subgid"),
+    ] {
+        if !mapped(maps, id) {
+            return refuse(format!(
+                "spec.run.user.{field} {id} is not mapped in the cell's user namespace: as {who}, only 0 is, plus what {file} grants (with newuidmap/newgidmap)"
+            ));
+        }
+    }
+    if crate::rootless::cgroup_delegated(cgroup) != Some(false) {
+        return Ok(Some((uids, gids)));
+    }
+    let r = cell.spec.resources.unwrap_or_default();
+    let limit = [
+        (r.memory_bytes.is_some(), "memoryBytes"),
+        (r.cpus.is_some(), "cpus"),
+        (r.pids.is_some(), "pids"),
+    ]
+    .into_iter()
+    .find_map(|(set, name)| set.then_some(name));
+    if let Some(name) = limit {
+        return refuse(format!(
+            "spec.resources.{name} needs a cgroup, and {who} has no delegated one on this host; drop the limit or run as root"
+        ));
+    }
+    // Without a cgroup, only a pid namespace lets the TTL and teardown kill
+    // the whole tree (SIGKILL to its init): added like the user namespace.
+    if !namespaces.contains(&Namespace::Pid) && Path::new("/proc/self/ns/pid").exists() {
+        namespaces.push(Namespace::Pid);
+    }
+    Ok(Some((uids, gids)))
 }
 
 /// Remove a cell's bundle, unless something is still mounted in it: the

@@ -33,6 +33,10 @@ fn teardown(init: &Child, backend: &dyn CellBackend, id: &str) {
     backend.kill_all(id, libc::SIGTERM);
     init.wait_for(GRACE);
     backend.kill_all(id, libc::SIGKILL);
+    // A runtime with no cgroup to kill through (rootless: runc refuses
+    // `kill --all` then) leaves this to the init: SIGKILL to it takes its
+    // pid namespace along. The pidfd pins the process we started.
+    init.signal(Signal::SIGKILL);
     init.wait_for(Duration::from_secs(30));
 }
 

@@ -32,7 +32,12 @@ use crate::user_ns::UserNamespaceConfig;
 use crate::validator::Validator;
 use crate::{tty, utils};
 
-const NAMESPACE_TYPES: &[&str] = &["ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
+// "user" first: the other namespaces belong to it, and an exec'd process
+// must not stay in the caller's user namespace (as host root, or unable to
+// join the pid namespace when rootless).
+const NAMESPACE_TYPES: &[&str] = &[
+    "user", "ipc", "uts", "net", "pid", "mnt", "cgroup", "time",
+];
 const TENANT_NOTIFY: &str = "tenant-notify-";
 const TENANT_TTY: &str = "tenant-tty-";
 

@@ -86,6 +86,7 @@ pub fn container_intermediate_process(
         &cgroup_manager,
         linux.resources().as_ref(),
         matches!(args.container_type, ContainerType::InitContainer),
+        rootless,
     )?;
 
     // setting CPU affinity for tenant container after cgroup move
@@ -326,12 +327,23 @@ fn apply_cgroups<
     cmanager: &C,
     resources: Option<&LinuxResources>,
     init: bool,
+    rootless: bool,
 ) -> Result<()> {
     let pid = getpid();
-    cmanager.add_task(pid).map_err(|err| {
-        tracing::error!(?pid, ?err, ?init, "failed to add task to cgroup");
-        IntermediateProcessError::Cgroup(err.to_string())
-    })?;
+    match cmanager.add_task(pid) {
+        Ok(()) => {}
+        // Like runc: a rootless container whose cgroup cannot be made (cgroup
+        // v1, or v2 without delegation) runs in its caller's cgroup. Limits
+        // cannot be applied there; the caller refuses those beforehand.
+        Err(err) if rootless && is_permission_error(&err) => {
+            tracing::debug!(?pid, ?err, "rootless: no cgroup, staying in the parent's");
+            return Ok(());
+        }
+        Err(err) => {
+            tracing::error!(?pid, ?err, ?init, "failed to add task to cgroup");
+            return Err(IntermediateProcessError::Cgroup(err.to_string()));
+        }
+    }
 
     if init && let Some(resources) = resources {
         let controller_opt = libcgroups::common::ControllerOpt {
@@ -355,6 +367,24 @@ fn apply_cgroups<
     Ok(())
 }
 
+/// Whether a cgroup error comes down to permissions on the cgroup tree.
+fn is_permission_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<libcgroups::common::WrappedIoError>()
+            && matches!(
+                io.inner().kind(),
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+            )
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use anyhow::Result;
@@ -372,7 +402,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
-        apply_cgroups(&cmanager, Some(&resources), true)?;
+        apply_cgroups(&cmanager, Some(&resources), true, false)?;
 
         // assert
         assert!(cmanager.get_add_task_args().len() == 1);
@@ -391,7 +421,7 @@ mod tests {
         let resources = LinuxResources::default();
 
         // act
-        apply_cgroups(&cmanager, Some(&resources), false)?;
+        apply_cgroups(&cmanager, Some(&resources), false, false)?;
 
         // assert
         assert_eq!(
@@ -408,7 +438,7 @@ mod tests {
         let cmanager = TestManager::default();
 
         // act
-        apply_cgroups(&cmanager, None, true)?;
+        apply_cgroups(&cmanager, None, true, false)?;
         // assert
         assert_eq!(
             cmanager.get_add_task_args()[0],
