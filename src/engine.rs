@@ -693,25 +693,21 @@ impl Container {
             }
             _ => {}
         }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         if self.status() != ContainerStatus::Stopped {
             // Killed here rather than inside libcontainer's delete, so that
             // the kill and the cgroup removal are steps a crash can fall
             // between; either way a later `delete --force` finishes the job.
-            if let Err(e) = self.kill_all(libc::SIGKILL) {
+            if self.cgroupless() {
+                // No cgroup to kill through (rootless): SIGKILL to the init
+                // takes its pid namespace along; wait until it is gone.
+                self.kill_init_and_wait(deadline);
+            } else if let Err(e) = self.kill_all(libc::SIGKILL) {
                 tracing::warn!("container {id:?}: kill before delete: {e}");
             }
             pause_at(crashpoints::DELETE_KILLED);
             // What is left in the cgroup dies while it is removed.
             self.inner.set_status(ContainerStatus::Stopped);
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        // libcontainer would kill through the cgroup, which a rootless
-        // container may not have.
-        if self.status() != ContainerStatus::Stopped && self.cgroupless() {
-            self.kill_init_and_wait(deadline);
-            self.inner
-                .refresh_status()
-                .map_err(|e| engine_err("delete", &id, e))?;
         }
         let res = if let Some(dirs) = self.plain_v1_delete() {
             cgroupfs::remove_dirs(&dirs, deadline)
