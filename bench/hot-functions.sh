@@ -16,6 +16,8 @@ unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 OUT=${HOT_OUT:-bench/hot-functions.txt}
+# uprobes need tracefs, which a fresh machine may not have mounted.
+[ -e /sys/kernel/tracing/uprobe_events ] || mount -t tracefs nodev /sys/kernel/tracing
 command -v bpftrace >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace
 }
@@ -54,7 +56,9 @@ v() { # VERB ARGS...: run the runtime as verb VERB
   local i
   for i in "${!VERBS[@]}"; do [ "${VERBS[$i]}" = "$1" ] && signal $((MARK + i)); done
   shift
-  "$BIN" --root "$SCRATCH/root" "$@"
+  # Without address randomization every process maps the (static-pie)
+  # image at the same base, which the profile subtracts (see @base).
+  setarch "$(uname -m)" -R "$BIN" --root "$SCRATCH/root" "$@"
 }
 
 workload() {
@@ -82,10 +86,11 @@ workload() {
 # 1. Rust functions: a uprobe on each. The map is printed on getpgid(FINAL),
 #    so that we need not wait for bpftrace to detach thousands of uprobes
 #    (one RCU grace period each).
-BPFTRACE_MAX_PROBES=20000 bpftrace -o "$SCRATCH/hits.txt" -e "
+BPFTRACE_MAX_PROBES=20000 BPFTRACE_MAP_KEYS_MAX=65536 bpftrace -o "$SCRATCH/hits.txt" -e "
 tracepoint:syscalls:sys_enter_getpgid /args->pid > $MARK && args->pid < $MARK + 100/ { @verb = args->pid - $MARK; }
+uprobe:$BIN:main { @base = reg(\"ip\"); }
 uprobe:$BIN:_ZN*, uprobe:$BIN:_R* { @h[@verb, reg(\"ip\")] = count(); }
-tracepoint:syscalls:sys_enter_getpgid /args->pid == $FINAL/ { print(@h); }" 2>"$SCRATCH/bt.err" &
+tracepoint:syscalls:sys_enter_getpgid /args->pid == $FINAL/ { print(@base); print(@h); }" 2>"$SCRATCH/bt.err" &
 BT_PID=$!
 # Attached when its open file count stops growing.
 prev=-1
@@ -105,8 +110,8 @@ BT_PID=
 # 2. glibc functions: where the workload's processes fault on our image
 #    (the sealed re-exec and libcontainer's children included; the busybox
 #    of the container is left out by name).
-bpftrace -o "$SCRATCH/faults.txt" -e "
-tracepoint:exceptions:page_fault_user /args->ip < 0x10000000 && comm != \"true\" && comm != \"sleep\"/ { @[args->ip] = count(); }
+BPFTRACE_MAP_KEYS_MAX=65536 bpftrace -o "$SCRATCH/faults.txt" -e "
+tracepoint:exceptions:page_fault_user /comm != \"true\" && comm != \"sleep\" && comm != \"bpftrace\" && comm != \"python3\"/ { @[args->ip] = count(); }
 tracepoint:syscalls:sys_enter_getpgid /args->pid == $FINAL/ { print(@); exit(); }" 2>/dev/null &
 BT_PID=$!
 sleep 3
@@ -124,11 +129,20 @@ for line in subprocess.run(["nm", "-n", "--defined-only", binary], capture_outpu
     if len(p) == 3 and p[1] in "tT":
         syms.append((int(p[0], 16), p[2]))
 starts = [a for a, _ in syms]
+# The image is position-independent: addresses are relative to where main
+# was seen (the same base in every process, ASLR being off).
+text = open(hits).read()
+main_at = dict((n, a) for a, n in syms)["main"]
+base = int(re.search(r"@base: (\d+)", text)[1]) - main_at
+end = syms[-1][0]
 def owner(addr):
+    addr -= base
+    if not 0 <= addr <= end:
+        return None
     i = bisect.bisect_right(starts, addr) - 1
     return syms[i][1] if i >= 0 else None
 verbs = {}
-for m in re.finditer(r"@h\[(\d+), (\d+)\]: \d+", open(hits).read()):
+for m in re.finditer(r"@h\[(\d+), (\d+)\]: \d+", text):
     name = owner(int(m[2]))
     if name:
         verbs.setdefault(name, set()).add(int(m[1]))
