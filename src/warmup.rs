@@ -21,22 +21,32 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// pid in it tells our own value from one inherited from a parent.
 const PID_VAR: &str = "_CELLOS_WARMUP_PID";
 
-/// The warm-up child to reap at exit (0: none).
+/// The warm-up child to reap at exit (0: none), and the process that is
+/// its parent (processes forked from us run the atexit handler too).
 static CHILD: AtomicI32 = AtomicI32::new(0);
+static PARENT: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn reap_at_exit() {
     let pid = CHILD.swap(0, Ordering::SeqCst);
-    if pid > 0 {
-        let mut status = 0;
-        // SAFETY: waits for our own child; it exits right after one write.
-        // ECHILD (another process of ours, e.g. a forked one that exits
-        // through exit()) is fine.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+    // SAFETY: getpid has no preconditions.
+    if pid <= 0 || PARENT.load(Ordering::SeqCst) != unsafe { libc::getpid() } {
+        return;
     }
+    let mut status = 0;
+    // SAFETY: `pid` is our own unreaped child, so it cannot have been reused.
+    // A child the scheduler has not run yet would otherwise make us wait a
+    // whole grace period for a write nobody needs any more; one already in
+    // its write finishes it first (the kill waits like waitpid would).
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0)
+    };
 }
 
 /// Remember `pid` to be reaped when we exit.
 fn reap_later(pid: i32) {
+    // SAFETY: getpid has no preconditions.
+    PARENT.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     CHILD.store(pid, Ordering::SeqCst);
     // SAFETY: registers a plain extern "C" function.
     unsafe { libc::atexit(reap_at_exit) };
