@@ -18,7 +18,14 @@ use std::time::Duration;
 
 const PKG_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The package under test, made once per test process: the tests run in
+/// parallel, and two `make deb` at once would empty each other's staging.
 fn the_deb() -> PathBuf {
+    static DEB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DEB.get_or_init(find_or_make_deb).clone()
+}
+
+fn find_or_make_deb() -> PathBuf {
     if let Some(p) = std::env::var_os("CELLOS_TEST_DEB") {
         return PathBuf::from(p);
     }
