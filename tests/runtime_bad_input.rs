@@ -682,15 +682,7 @@ fn bad_process_resources_and_signals() {
     }
     println!("{}", table.join("\n"));
     assert_eq!(env.status(&id), "running", "a bad input hurt the container");
-    let scratch = env.root.join("@bundles").join(&id);
-    let stray: Vec<_> = std::fs::read_dir(&scratch)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("exec-"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let stray = exec_files_left(&env, &id);
     env.finish();
     assert!(stray.is_empty(), "exec process files left: {stray:?}");
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));

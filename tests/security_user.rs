@@ -105,14 +105,7 @@ fn no_exec_files(env: &Env, id: &str) {
     if is_control() {
         return;
     }
-    let left: Vec<String> = std::fs::read_dir(env.root.join("@bundles").join(id))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("exec-"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = exec_files_left(env, id);
     assert!(left.is_empty(), "exec files left: {left:?}");
 }
 

@@ -830,3 +830,16 @@ pub fn root_entries(root: &Path) -> Vec<PathBuf> {
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default()
 }
+
+/// The exec process files our runtime left in a container's scratch dir
+/// (each `exec` writes one and must remove it).
+pub fn exec_files_left(env: &Env, id: &str) -> Vec<String> {
+    std::fs::read_dir(env.root.join("@bundles").join(id))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("exec-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
