@@ -376,9 +376,10 @@ impl Runtime {
         Ok(out)
     }
 
-    /// Start a new process in a running container. Returns its host pid.
-    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Pid> {
-        let container = self.load(id)?;
+    /// Start a new process in a running container, as the caller loaded
+    /// it (under its lock). Returns the process's host pid.
+    pub fn exec(&self, container: &Container, opts: &ExecOptions) -> Result<Pid> {
+        let id = container.id();
         match container.status() {
             ContainerStatus::Running => {}
             ContainerStatus::Paused if opts.ignore_paused => {}
@@ -474,6 +475,12 @@ impl Container {
             ContainerStatus::Stopped => None,
             _ => self.inner.pid().map(|p| p.as_raw()),
         }
+    }
+
+    /// Whether create set HOME for the init's user (exec must not reuse it
+    /// for another user).
+    pub fn home_set(&self) -> bool {
+        self.origin.home_set
     }
 
     pub fn bundle(&self) -> &Path {

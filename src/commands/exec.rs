@@ -74,7 +74,7 @@ pub fn parse_process(text: &str, path: &Path) -> anyhow::Result<Process> {
 
 /// The process to run, before the flags: the --process file, or the
 /// container's own process with the command swapped in (runc's base).
-fn base_process(args: &Exec, base_config: &Path, scratch: &Path) -> anyhow::Result<Process> {
+fn base_process(args: &Exec, base_config: &Path, home_set: bool) -> anyhow::Result<Process> {
     match &args.process {
         Some(path) => {
             if !args.command.is_empty() {
@@ -100,7 +100,7 @@ fn base_process(args: &Exec, base_config: &Path, scratch: &Path) -> anyhow::Resu
                     user::RANGE_MSG
                 );
             }
-            if crate::bundle::read_origin(scratch).home_set {
+            if home_set {
                 // The HOME create resolved for the init's user, not ours.
                 let mut env = p.env().clone().unwrap_or_default();
                 env.retain(|e| e.split('=').next() != Some("HOME"));
@@ -222,10 +222,10 @@ fn apply_flags(p: &mut Process, args: &Exec) -> anyhow::Result<()> {
 fn build_process(
     args: &Exec,
     base_config: &Path,
-    scratch: &Path,
+    home_set: bool,
     live_root: Option<&Path>,
 ) -> anyhow::Result<Process> {
-    let mut p = base_process(args, base_config, scratch)?;
+    let mut p = base_process(args, base_config, home_set)?;
     apply_flags(&mut p, args)?;
     let mut env = p.env().clone().unwrap_or_default();
     if user::env_home(&env).is_none() {
@@ -267,7 +267,7 @@ pub fn run(g: &Global, args: Exec) -> Status {
     let process = build_process(
         &args,
         &container.engine_config_path(),
-        container.scratch_dir(),
+        container.home_set(),
         live_root.as_deref(),
     )?;
     let proc_file = container
@@ -302,7 +302,7 @@ pub fn run(g: &Global, args: Exec) -> Status {
         sub_cgroup: args.cgroup.clone(),
     };
     let signals = (!args.detach).then(foreground::block);
-    let res = rt.exec(&args.container_id, &opts);
+    let res = rt.exec(&container, &opts);
     let _ = std::fs::remove_file(&proc_file);
     rt.unlock(&args.container_id);
     let pid = res?;
