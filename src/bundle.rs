@@ -14,6 +14,8 @@ pub struct Prepared {
     pub engine_bundle: PathBuf,
     pub origin: Origin,
     pub staging: Staging,
+    /// The config as libcontainer will read it from `engine_bundle`.
+    pub spec: Spec,
 }
 
 /// What we remember beside libcontainer's state: the bundle as the caller
@@ -272,6 +274,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         engine_bundle,
         origin,
         staging,
+        spec,
     })
 }
 

@@ -277,11 +277,16 @@ impl Runtime {
             engine_bundle,
             mut origin,
             mut staging,
+            spec,
         } = bundle::prepare(&opts.id, &opts.bundle, &self.scratch_dir(&opts.id))?;
         trace::mark("config-load");
         pause_at(crashpoints::CREATE_PREPARED);
-        if crate::rootless::is_rootless() {
-            check_rootless_limits(&engine_bundle, &origin.bundle, self.systemd)?;
+        // A rootless container may have no cgroup: refuse its limits then.
+        if crate::rootless::is_rootless()
+            && let Some(linux) = spec.linux()
+        {
+            let config = origin.bundle.join("config.json");
+            crate::rootless::check_limits(linux, &config, self.systemd)?;
         }
         if !opts.no_new_keyring {
             join_session_keyring()?;
@@ -412,20 +417,6 @@ impl Runtime {
             pidfile::write_atomic(p, pid.as_raw())?;
         }
         Ok(pid)
-    }
-}
-
-/// A rootless container may have no cgroup: refuse its limits then.
-fn check_rootless_limits(engine_bundle: &Path, bundle: &Path, systemd: bool) -> Result<()> {
-    let config = engine_bundle.join("config.json");
-    let spec = oci_spec::runtime::Spec::load(&config).map_err(|e| Error::BadFile {
-        what: "parse",
-        path: config.clone(),
-        msg: e.to_string(),
-    })?;
-    match spec.linux() {
-        Some(linux) => crate::rootless::check_limits(linux, &bundle.join("config.json"), systemd),
-        None => Ok(()),
     }
 }
 
