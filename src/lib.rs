@@ -3,32 +3,18 @@
 //!
 //! The binaries in `src/bin/` only parse arguments; everything else lives here.
 
-pub mod bundle;
 pub mod cell;
-pub mod cgroupfs;
 pub mod commands;
-pub mod console;
-pub mod crashpoints;
-
-pub mod engine;
 pub mod error;
-pub mod executor;
 pub mod ids;
-pub mod lock;
 pub mod logging;
-pub mod mounts;
 pub mod paths;
-
-pub mod pidfile;
-pub mod rootless;
-pub mod seal;
+pub mod runtime;
 pub mod signals;
 pub mod supervisor;
 pub mod trace;
 pub mod user;
 pub mod validate;
-pub mod wait;
-pub mod warmup;
 
 /// Version printed by `--version`; engines parse the first line.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

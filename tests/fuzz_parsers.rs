@@ -13,7 +13,8 @@
 use cellos_runtime::cell::{Cell, ConvertOptions, Namespace, to_oci_spec};
 use cellos_runtime::commands::{exec, update};
 use cellos_runtime::error::chain_message;
-use cellos_runtime::{bundle, signals, user, validate};
+use cellos_runtime::runtime::bundle;
+use cellos_runtime::{signals, user, validate};
 use oci_spec::runtime::Spec;
 use proptest::prelude::*;
 use serde_json::{Value, json};

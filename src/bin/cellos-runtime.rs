@@ -81,7 +81,7 @@ fn main() {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    cellos_runtime::warmup::start_for(&args);
+    cellos_runtime::runtime::warmup::start_for(&args);
     cellos_runtime::trace::init(false);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -21,10 +21,10 @@ fn main() {
             std::process::exit(r.code);
         }
     };
-    cellos_runtime::warmup::start();
+    cellos_runtime::runtime::warmup::start();
     // The built-in engine forks into the cell: seal the binary first (CVE-2019-5736).
     if cfg.backend == supervisor::Backend::Stub
-        && let Err(e) = cellos_runtime::seal::ensure_sealed()
+        && let Err(e) = cellos_runtime::runtime::seal::ensure_sealed()
     {
         eprintln!("cellos: {e}");
         std::process::exit(exit::REFUSED);

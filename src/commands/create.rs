@@ -1,5 +1,5 @@
 use super::{Global, Status};
-use crate::engine::CreateOptions;
+use crate::runtime::engine::CreateOptions;
 use std::path::PathBuf;
 
 /// Flags shared by `create` and `run`, exactly as runc spells them.
@@ -49,7 +49,7 @@ pub struct Create {
 }
 
 pub fn run(g: &Global, args: Create) -> Status {
-    crate::seal::ensure_sealed()?;
+    crate::runtime::seal::ensure_sealed()?;
     g.runtime()?
         .create(&args.opts.options(&args.container_id, true))?;
     Ok(0)

@@ -1,6 +1,6 @@
 use super::{Global, Status, foreground};
-use crate::console::{ConsoleSocket, Proxy};
-use crate::engine::ExecOptions;
+use crate::runtime::console::{ConsoleSocket, Proxy};
+use crate::runtime::engine::ExecOptions;
 use crate::user;
 use anyhow::{Context, bail};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process, Spec};
@@ -255,9 +255,9 @@ pub fn run(g: &Global, args: Exec) -> Status {
         bail!("exec: --apparmor is not supported for exec");
     }
     if let Some(cwd) = &args.cwd {
-        crate::bundle::check_cwd_not_in_proc(cwd, None, "exec: --cwd")?;
+        crate::runtime::bundle::check_cwd_not_in_proc(cwd, None, "exec: --cwd")?;
     }
-    crate::seal::ensure_sealed()?;
+    crate::runtime::seal::ensure_sealed()?;
     let rt = g.runtime()?;
     // Locked while the process is set up, not while it runs.
     let container = rt.load_locked(&args.container_id)?;
@@ -312,7 +312,7 @@ pub fn run(g: &Global, args: Exec) -> Status {
         .map(Proxy::start);
     let status = match &signals {
         None => 0,
-        Some(signals) => crate::wait::Child::new(pid.as_raw()).wait_forwarding(signals),
+        Some(signals) => crate::runtime::wait::Child::new(pid.as_raw()).wait_forwarding(signals),
     };
     if let Some(p) = proxy {
         p.finish();

@@ -164,7 +164,7 @@ pub fn mount_options() -> Vec<String> {
             .filter(|o| MountRecursive::from_str(o).is_ok())
             .map(|o| o.to_string()),
     );
-    v.push(crate::mounts::TMPCOPYUP.to_string());
+    v.push(crate::runtime::tmpcopyup::TMPCOPYUP.to_string());
     v.sort();
     v
 }
@@ -275,7 +275,7 @@ mod tests {
         for o in &opts {
             let known = MountOption::from_str(o).is_ok()
                 || MountRecursive::from_str(o).is_ok()
-                || o == crate::mounts::TMPCOPYUP;
+                || o == crate::runtime::tmpcopyup::TMPCOPYUP;
             assert!(known, "{o} is advertised but no parser takes it");
         }
         for o in ["rro", "tmpcopyup", "bind", "nosuid"] {

@@ -1,7 +1,7 @@
 //! The signals a foreground `run` or `exec` passes on to the container's
-//! process; `crate::wait` does the waiting and forwarding.
+//! process; `crate::runtime::wait` does the waiting and forwarding.
 
-use crate::wait::Signals;
+use crate::runtime::wait::Signals;
 use nix::sys::signal::Signal;
 
 /// Signals a terminal or supervisor may send that belong to the container.

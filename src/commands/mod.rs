@@ -1,7 +1,7 @@
 //! One file per subcommand, each a thin `run(global, args)` over the library.
 //! The argument structs live beside their command so the binary only parses.
 
-use crate::engine::Runtime;
+use crate::runtime::engine::Runtime;
 use std::path::PathBuf;
 
 pub mod checkpoint;
@@ -41,7 +41,7 @@ impl Global {
 /// for anyone else a directory of their own (see `rootless::user_dir`;
 /// Runtime::new makes it 0700 and refuses one that someone else owns).
 pub fn default_root() -> PathBuf {
-    crate::rootless::user_dir("cellos-runtime")
+    crate::runtime::rootless::user_dir("cellos-runtime")
         .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_ROOT))
 }
 

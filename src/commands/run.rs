@@ -1,6 +1,6 @@
 use super::create::CreateArgs;
 use super::{Global, Status, foreground};
-use crate::console::{ConsoleSocket, Proxy};
+use crate::runtime::console::{ConsoleSocket, Proxy};
 use std::path::{Path, PathBuf};
 
 /// Whether the bundle's process asks for a terminal (errors surface in create).
@@ -29,7 +29,7 @@ pub struct Run {
 }
 
 pub fn run(g: &Global, args: Run) -> Status {
-    crate::seal::ensure_sealed()?;
+    crate::runtime::seal::ensure_sealed()?;
     if let Some(cell) = &args.cell {
         if args.container_id.is_some() {
             anyhow::bail!("run --cell takes no container ID (it is derived from spec.id)");
@@ -82,7 +82,7 @@ pub fn run(g: &Global, args: Run) -> Status {
         let _ = rt.delete(&id, true);
         return Err(e.into());
     }
-    let status = crate::wait::Child::new(pid).wait_forwarding(&signals);
+    let status = crate::runtime::wait::Child::new(pid).wait_forwarding(&signals);
     if let Some(p) = proxy {
         p.finish();
     }

@@ -4,7 +4,7 @@
 
 use super::config::{Backend, Config};
 use super::{Refusal, exit};
-use crate::engine::{CreateOptions, Runtime};
+use crate::runtime::engine::{CreateOptions, Runtime};
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;

@@ -50,7 +50,7 @@ impl Config {
     pub fn from_env() -> Result<Config, Refusal> {
         let state_dir = var("CELLOS_STATE_DIR")
             .map(PathBuf::from)
-            .or_else(|| crate::rootless::user_dir("cellos-supervisor"))
+            .or_else(|| crate::runtime::rootless::user_dir("cellos-supervisor"))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
         Self::build(state_dir.clone(), state_dir.join("runtime"), false)
     }
@@ -196,7 +196,7 @@ impl Config {
         }
         // Without root, only a user namespace of its own lets the cell have
         // the others (the caller becomes its uid 0).
-        if crate::rootless::is_rootless() && !out.contains(&Namespace::User) {
+        if crate::runtime::rootless::is_rootless() && !out.contains(&Namespace::User) {
             out.push(Namespace::User);
         }
         Ok(out)

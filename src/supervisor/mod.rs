@@ -118,7 +118,7 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     // No cgroup to be had: name none, so that runc too goes on without one
     // (it refuses an explicit cgroupsPath it cannot create).
     let cgroups_path = (id_maps.is_none()
-        || crate::rootless::cgroup_delegated(Path::new(&cgroups_path)) != Some(false))
+        || crate::runtime::rootless::cgroup_delegated(Path::new(&cgroups_path)) != Some(false))
     .then_some(cgroups_path);
     let bundle = cfg.bundles_dir().join(&container_id);
     std::fs::create_dir_all(cfg.bundles_dir()).map_err(|e| {
@@ -160,7 +160,7 @@ fn rootless_cell(
     cgroup: &Path,
 ) -> Result<Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>, Refusal> {
     use crate::cell::Namespace;
-    if !crate::rootless::is_rootless() {
+    if !crate::runtime::rootless::is_rootless() {
         return Ok(None);
     }
     let refuse = |msg: String| Err(Refusal::new(exit::REFUSED, msg));
@@ -176,7 +176,7 @@ fn rootless_cell(
             ));
         }
     }
-    let (uids, gids) = crate::rootless::caller_id_maps();
+    let (uids, gids) = crate::runtime::rootless::caller_id_maps();
     let mapped = |maps: &[LinuxIdMapping], id: u32| {
         maps.iter()
             .any(|m| id >= m.container_id() && id - m.container_id() < m.size())
@@ -192,7 +192,7 @@ fn rootless_cell(
             ));
         }
     }
-    if crate::rootless::cgroup_delegated(cgroup) != Some(false) {
+    if crate::runtime::rootless::cgroup_delegated(cgroup) != Some(false) {
         return Ok(Some((uids, gids)));
     }
     let r = cell.spec.resources.unwrap_or_default();

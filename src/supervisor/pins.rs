@@ -11,7 +11,7 @@
 
 use super::{Refusal, exit};
 use crate::cell::Cell;
-use crate::executor::openat2_path;
+use crate::runtime::executor::openat2_path;
 use nix::mount::{MntFlags, MsFlags};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;

@@ -1,9 +1,9 @@
 //! Waiting for a cell: its exit, its TTL, or a signal to the supervisor,
-//! whichever comes first (`crate::wait` does the waiting), and the teardown
+//! whichever comes first (`crate::runtime::wait` does the waiting), and the teardown
 //! that follows the last two.
 
 use super::backend::CellBackend;
-use crate::wait::{Child, Event, Exit, Signals};
+use crate::runtime::wait::{Child, Event, Exit, Signals};
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 

@@ -2,12 +2,13 @@
 //! container engine goes through `Runtime` and `Container` here, so the rest
 //! of the code speaks our types and our error strings.
 
-use crate::bundle::{self, Origin, Prepared};
-use crate::crashpoints::{self, pause_at};
 use crate::error::{Error, Result, chain_message};
-use crate::executor::CellosExecutor;
-use crate::lock::{self, ContainerLock};
-use crate::{cgroupfs, ids, pidfile, trace};
+use crate::runtime::bundle::{self, Origin, Prepared};
+use crate::runtime::crashpoints::{self, pause_at};
+use crate::runtime::executor::CellosExecutor;
+use crate::runtime::lock::{self, ContainerLock};
+use crate::runtime::{cgroupfs, pidfile};
+use crate::{ids, trace};
 use libcgroups::common::{CgroupConfig, CgroupManager, ControllerOpt, FreezerState};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::{Container as LcContainer, ContainerStatus};
@@ -282,11 +283,11 @@ impl Runtime {
         trace::mark("config-load");
         pause_at(crashpoints::CREATE_PREPARED);
         // A rootless container may have no cgroup: refuse its limits then.
-        if crate::rootless::is_rootless()
+        if crate::runtime::rootless::is_rootless()
             && let Some(linux) = spec.linux()
         {
             let config = origin.bundle.join("config.json");
-            crate::rootless::check_limits(linux, &config, self.systemd)?;
+            crate::runtime::rootless::check_limits(linux, &config, self.systemd)?;
         }
         if !opts.no_new_keyring {
             join_session_keyring()?;
@@ -766,7 +767,7 @@ impl Container {
         let Ok(config) = self.inner.spec() else {
             return false;
         };
-        crate::rootless::cgroup_dirs(&config.cgroup_path)
+        crate::runtime::rootless::cgroup_dirs(&config.cgroup_path)
             .is_some_and(|(dirs, _)| dirs.iter().all(|d| !d.exists()))
     }
 

@@ -4,7 +4,7 @@
 //! tmpcopyup). No libcontainer types: engine.rs stays the only door.
 
 use crate::error::{Error, Result};
-use crate::mounts::Staging;
+use crate::runtime::tmpcopyup::Staging;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -247,7 +247,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut staging = Staging::default();
-    patched |= crate::mounts::prepare_tmpcopyup(&mut spec, &rootfs, dir, &mut staging)?;
+    patched |= crate::runtime::tmpcopyup::prepare_tmpcopyup(&mut spec, &rootfs, dir, &mut staging)?;
     let origin = Origin {
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),

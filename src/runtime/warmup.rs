@@ -114,7 +114,7 @@ pub fn start() {
     // SAFETY: single-threaded at this point (see above).
     unsafe { std::env::remove_var(PID_VAR) };
     // The image before our sealing re-exec already did it; its child is ours.
-    if crate::seal::reexecuted() {
+    if crate::runtime::seal::reexecuted() {
         let me = std::process::id().to_string();
         if let Some((parent, child)) = inherited.as_deref().and_then(|v| v.split_once(':'))
             && parent == me

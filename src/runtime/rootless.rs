@@ -204,7 +204,7 @@ pub fn cgroup_dirs(cgroup: &Path) -> Option<(Vec<PathBuf>, &'static str)> {
     match get_cgroup_setup().ok()? {
         CgroupSetup::Legacy | CgroupSetup::Hybrid => {
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-            Some((crate::cgroupfs::v1_dirs(&mountinfo, cgroup)?, "v1"))
+            Some((crate::runtime::cgroupfs::v1_dirs(&mountinfo, cgroup)?, "v1"))
         }
         CgroupSetup::Unified => {
             let rel = cgroup.strip_prefix("/").unwrap_or(cgroup);

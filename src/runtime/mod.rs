@@ -1,0 +1,18 @@
+//! The runtime layer: the one place that drives libcontainer and libcgroups.
+//! `commands` and `supervisor` sit on top of it; the modules at the crate
+//! root (`error`, `ids`, `paths`, `user`, `validate`, `signals`, `logging`,
+//! `trace`) sit below it and never import it.
+
+pub mod bundle;
+pub mod cgroupfs;
+pub mod console;
+pub mod crashpoints;
+pub mod engine;
+pub mod executor;
+pub mod lock;
+pub mod pidfile;
+pub mod rootless;
+pub mod seal;
+pub mod tmpcopyup;
+pub mod wait;
+pub mod warmup;
