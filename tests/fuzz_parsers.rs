@@ -225,7 +225,7 @@ fn check_prepare(text: &str) -> Result<(), TestCaseError> {
     let out = match res {
         Err(e) => clean_line(&chain_message(&e), text),
         Ok(p) => {
-            let written = p.engine_bundle.join("config.json");
+            let written = p.config_dir.join("config.json");
             match Spec::load(&written) {
                 Err(e) => Err(TestCaseError::fail(format!(
                     "{text} was prepared into an unreadable copy: {e}"

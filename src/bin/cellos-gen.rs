@@ -25,7 +25,7 @@ fn supervisor() -> Command {
         .after_help(
             "Configured by environment variables (see the README): CELLOS_SUBPROCESS_UNSHARE, \
              CELLOS_DEPLOYMENT_PROFILE, CELLOS_CELL_BACKEND, CELLOS_OCI_RUNTIME, \
-             CELLOS_RUN_ARGV0_ALLOW_PREFIXES, CELLOS_EVENT_SINK, CELL_OS_USE_NOOP_SINK, \
+             CELLOS_RUN_ARGV0_ALLOW_PREFIXES, CELLOS_EVENT_SINK, CELLOS_USE_NOOP_SINK (alias CELL_OS_USE_NOOP_SINK), \
              CELLOS_STATE_DIR.\n\n\
              Exit codes: the job's own; 124 when its TTL ran out; 125 for a refused spec or \
              a runtime failure before the job ran; 126 and 127 when argv[0] cannot be run \

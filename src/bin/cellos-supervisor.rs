@@ -23,10 +23,10 @@ fn main() {
     };
     cellos_runtime::runtime::warmup::start();
     // The built-in engine forks into the cell: seal the binary first (CVE-2019-5736).
-    if cfg.backend == supervisor::Backend::Stub
+    if cfg.backend == supervisor::Backend::Builtin
         && let Err(e) = cellos_runtime::runtime::seal::ensure_sealed()
     {
-        eprintln!("cellos: {e}");
+        eprintln!("cellos: {}", cellos_runtime::error::chain_message(&e));
         std::process::exit(exit::REFUSED);
     }
     std::process::exit(supervisor::run_cell_file(std::path::Path::new(&spec), &cfg));

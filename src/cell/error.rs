@@ -2,7 +2,8 @@
 //!
 //! Every variant renders as a single line that names the offending field,
 //! file or path, because these messages are shown verbatim to whoever wrote
-//! the cell spec.
+//! the cell spec. As everywhere in the crate (see crate::error), a variant
+//! with a `#[source]` does not repeat it: print with `chain_message`.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CellError {
     /// The spec file could not be read.
-    #[error("cannot read cell spec {}: {source}", path.display())]
+    #[error("cannot read cell spec {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -73,7 +74,7 @@ pub enum CellError {
     Oci(String),
 
     /// Any of the above, raised while loading a particular file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     InFile {
         path: PathBuf,
         #[source]

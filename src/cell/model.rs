@@ -194,9 +194,14 @@ fn de_caps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Capability>, D::Error>
         .collect()
 }
 
+/// A name that is not exactly one of the kernel's `CAP_*` names.
+#[derive(Debug, thiserror::Error)]
+#[error("\"{0}\" is not a known capability name (like CAP_NET_BIND_SERVICE)")]
+pub(crate) struct UnknownCapability(String);
+
 /// Parse one exact `CAP_*` name.
-pub(crate) fn parse_capability(name: &str) -> Result<Capability, String> {
-    let bad = || format!("\"{name}\" is not a known capability name (like CAP_NET_BIND_SERVICE)");
+pub(crate) fn parse_capability(name: &str) -> Result<Capability, UnknownCapability> {
+    let bad = || UnknownCapability(name.to_string());
     let rest = name.strip_prefix("CAP_").ok_or_else(bad)?;
     let cap = Capability::from_str(rest).map_err(|_| bad())?;
     // Guard against strum accepting spellings serde would print differently.

@@ -311,7 +311,17 @@ fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellErro
         }
         Err(e) => return Err(err(e.to_string())),
     }
-    check_no_symlink(p).map_err(err)
+    check_no_symlink(p).map_err(|e| err(e.to_string()))
+}
+
+/// Why a host path cannot be bound as it is named.
+#[derive(Debug, thiserror::Error)]
+enum SymlinkCheck {
+    #[error("is or goes through a symlink (to \"{}\"); name the real path", .0.display())]
+    Symlink(PathBuf),
+    /// canonicalize failed; io::Error's words are the whole reason.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// A bind follows symlinks in its source: a grant or rootfs that is, or
@@ -319,13 +329,9 @@ fn check_host_path(field: &str, p: &Path, want_dir: bool) -> Result<(), CellErro
 /// with a writable grant can plant one for the next cell (say
 /// `data/out -> /etc`). The path is clean and absolute (validate), so it
 /// crosses a symlink exactly when it differs from its canonical form.
-fn check_no_symlink(p: &Path) -> Result<(), String> {
-    match fs::canonicalize(p) {
-        Ok(real) if real == p => Ok(()),
-        Ok(real) => Err(format!(
-            "is or goes through a symlink (to \"{}\"); name the real path",
-            real.display()
-        )),
-        Err(e) => Err(e.to_string()),
+fn check_no_symlink(p: &Path) -> Result<(), SymlinkCheck> {
+    match fs::canonicalize(p)? {
+        real if real == p => Ok(()),
+        real => Err(SymlinkCheck::Symlink(real)),
     }
 }

@@ -395,11 +395,11 @@ fn malformed_json_and_files() {
     }
     let _guard = Cleanup(&dir);
     let missing = dir.join("missing.json");
-    let msg = Cell::load(&missing).unwrap_err().to_string();
+    let msg = crate::error::chain_message(&Cell::load(&missing).unwrap_err());
     assert_has(&msg, &missing.display().to_string());
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{ not json").unwrap();
-    let msg = Cell::load(&broken).unwrap_err().to_string();
+    let msg = crate::error::chain_message(&Cell::load(&broken).unwrap_err());
     assert_has(&msg, &format!("{}: invalid JSON", broken.display()));
     let good = dir.join("good.json");
     std::fs::write(&good, base().to_string()).unwrap();

@@ -4,7 +4,6 @@
 //! tests/runtime_features.rs mounts every advertised option in a container.
 
 use super::Status;
-use libcontainer::syscall::linux::{MountOption, MountRecursive};
 use oci_spec::runtime::{
     ApparmorBuilder, CgroupBuilder, Features as FeaturesDoc, FeaturesBuilder, IDMapBuilder,
     IntelRdtBuilder, LinuxFeatureBuilder, MountExtensionsBuilder, SeccompBuilder, SelinuxBuilder,
@@ -13,57 +12,9 @@ use oci_spec::runtime::{
     Arch, LinuxNamespaceType, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 use std::collections::HashMap;
-use std::str::FromStr;
 
 #[derive(clap::Args, Debug)]
 pub struct Features {}
-
-/// The runtime spec's recursive (mount_setattr) options. Only those that
-/// libcontainer's own parser accepts are advertised; the others would reach
-/// the kernel as filesystem data.
-const SPEC_RECURSIVE_OPTIONS: &[&str] = &[
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
-];
-
-/// Options in libcontainer's flag table (`MountOption::known_options`) that
-/// its mount code drops: `rootfs/mount.rs` mounts through fsmount/open_tree
-/// and carries over only the flags `mount_flag_to_attr` maps to mount_setattr
-/// attributes (ro, nosuid, nodev, noexec and the atime ones). Superblock
-/// flags, remount and propagation are parsed and then lost, so a container
-/// asking for them would start without them.
-const DROPPED_BY_LIBCONTAINER: &[&str] = &[
-    "sync",
-    "async",
-    "dirsync",
-    "mand",
-    "nomand",
-    "remount",
-    "private",
-    "rprivate",
-    "shared",
-    "rshared",
-    "slave",
-    "rslave",
-    "unbindable",
-    "runbindable",
-];
 
 /// Hooks libcontainer runs (`hooks.rs`, called from the create/start/delete
 /// paths). The spec names them; oci-spec has fields, not a list.
@@ -150,25 +101,6 @@ const SECCOMP_FLAGS: &[(LinuxSeccompFilterFlag, Option<libc::c_ulong>)] = &[
     ),
 ];
 
-/// Every mount option the runtime acts on: libcontainer's flag table less
-/// what its mount code drops, the recursive options its parser takes, and
-/// ours (`tmpcopyup`, rewritten in `mounts.rs`). Options libcontainer skips
-/// (`idmap`, `ridmap`: it never makes an idmapped mount) or passes on as
-/// filesystem data are left out.
-pub fn mount_options() -> Vec<String> {
-    let mut v = MountOption::known_options();
-    v.retain(|o| !DROPPED_BY_LIBCONTAINER.contains(&o.as_str()));
-    v.extend(
-        SPEC_RECURSIVE_OPTIONS
-            .iter()
-            .filter(|o| MountRecursive::from_str(o).is_ok())
-            .map(|o| o.to_string()),
-    );
-    v.push(crate::runtime::tmpcopyup::TMPCOPYUP.to_string());
-    v.sort();
-    v
-}
-
 /// Whether the running kernel takes a seccomp filter flag: with a null
 /// program it answers EFAULT for a known flag and EINVAL for an unknown one.
 fn kernel_takes_seccomp_flag(flag: libc::c_ulong) -> bool {
@@ -253,7 +185,7 @@ pub fn document() -> anyhow::Result<FeaturesDoc> {
         // The newest spec version whose configs we run (see crate::OCI_VERSION).
         .oci_version_max(crate::OCI_VERSION)
         .hooks(strings(HOOKS))
-        .mount_options(mount_options())
+        .mount_options(crate::runtime::mount_options::supported())
         .linux(linux)
         .annotations(annotations)
         .potentially_unsafe_config_annotations(Vec::<String>::new())
@@ -268,33 +200,6 @@ pub fn run(_args: Features) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mount_options_are_those_the_parsers_take() {
-        let opts = mount_options();
-        for o in &opts {
-            let known = MountOption::from_str(o).is_ok()
-                || MountRecursive::from_str(o).is_ok()
-                || o == crate::runtime::tmpcopyup::TMPCOPYUP;
-            assert!(known, "{o} is advertised but no parser takes it");
-        }
-        for o in ["rro", "tmpcopyup", "bind", "nosuid"] {
-            assert!(opts.iter().any(|x| x == o), "{o} missing: {opts:?}");
-        }
-        // Passed on as filesystem data (or dropped) by libcontainer.
-        for o in [
-            "nosymfollow",
-            "lazytime",
-            "iversion",
-            "loud",
-            "silent",
-            "idmap",
-            "sync",
-            "shared",
-        ] {
-            assert!(!opts.iter().any(|x| x == o), "{o} advertised: {opts:?}");
-        }
-    }
 
     #[test]
     fn document_serialises_with_spec_names() {

@@ -34,8 +34,17 @@ pub fn run(g: &Global, args: Run) -> Status {
         if args.container_id.is_some() {
             anyhow::bail!("run --cell takes no container ID (it is derived from spec.id)");
         }
-        let cfg = crate::supervisor::Config::for_runtime(g)?;
-        return Ok(crate::supervisor::run_cell_file(cell, &cfg));
+        // A refused setting exits like `cellos-supervisor` does (125 and
+        // one `cellos:` line), not with the runtime CLI's 1.
+        return Ok(
+            match crate::supervisor::Config::for_runtime(&g.root, g.systemd_cgroup) {
+                Ok(cfg) => crate::supervisor::run_cell_file(cell, &cfg),
+                Err(r) => {
+                    eprintln!("cellos: {}", r.msg);
+                    r.code
+                }
+            },
+        );
     }
     let id = args.container_id.clone().unwrap_or_default();
     let rt = g.runtime()?;
@@ -89,7 +98,10 @@ pub fn run(g: &Global, args: Run) -> Status {
     if !args.keep
         && let Err(e) = rt.delete(&id, true)
     {
-        tracing::error!("delete container {id:?} after run: {e}");
+        tracing::error!(
+            "delete container {id:?} after run: {}",
+            crate::error::chain_message(&e)
+        );
     }
     Ok(status)
 }

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 
 /// A bundle ready for libcontainer.
 pub struct Prepared {
-    pub engine_bundle: PathBuf,
+    /// The directory whose config.json libcontainer runs: the caller's
+    /// bundle, or our scratch dir when the config had to be adjusted.
+    pub config_dir: PathBuf,
     pub origin: Origin,
     pub staging: Staging,
-    /// The config as libcontainer will read it from `engine_bundle`.
+    /// The config as libcontainer will read it from `config_dir`.
     pub spec: Spec,
 }
 
@@ -44,11 +46,10 @@ fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
         return Ok(());
     };
     if !cwd.is_absolute() {
-        return Err(Error::Other(format!(
-            "{}: process.cwd {:?} must be an absolute path",
-            config.display(),
-            cwd
-        )));
+        return Err(Error::RelativeCwd {
+            config: config.to_path_buf(),
+            cwd,
+        });
     }
     let under_mount = spec
         .mounts()
@@ -59,10 +60,7 @@ fn check_cwd(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()> {
     }
     match crate::paths::resolve_in_root(rootfs, &cwd) {
         Ok(p) if rootfs.join(p.strip_prefix("/").unwrap_or(&p)).is_dir() => Ok(()),
-        _ => Err(Error::Other(format!(
-            "chdir to cwd {:?} set in config.json failed: no such directory in the rootfs",
-            cwd
-        ))),
+        _ => Err(Error::NoCwd { cwd }),
     }
 }
 
@@ -102,9 +100,10 @@ pub fn check_cwd_not_in_proc(cwd: &Path, root: Option<&Path>, what: &str) -> Res
     let proc = [Path::new("/proc")];
     let lexical = crate::paths::leads_into(Path::new("/nonexistent-root"), cwd, &proc);
     if lexical || root.is_some_and(|r| crate::paths::leads_into(r, cwd, &proc)) {
-        return Err(Error::Other(format!(
-            "{what} {cwd:?} leads into /proc: refused (it could name a file the runtime holds open)"
-        )));
+        return Err(Error::CwdInProc {
+            what: what.to_string(),
+            cwd: cwd.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -135,13 +134,12 @@ fn check_image_symlinks(spec: &Spec, rootfs: &Path, config: &Path) -> Result<()>
     for dest in watched {
         let file = rootfs.join(dest.strip_prefix("/").unwrap_or(&dest));
         if let Ok(target) = std::fs::read_link(&file) {
-            return Err(Error::Other(format!(
-                "{}: {} is a symlink in the rootfs (to {}) where the runtime mounts or creates {}: refused",
-                config.display(),
-                file.display(),
-                target.display(),
-                dest.display()
-            )));
+            return Err(Error::ImageSymlink {
+                config: config.to_path_buf(),
+                file,
+                target,
+                dest,
+            });
         }
     }
     Ok(())
@@ -171,10 +169,10 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         path: config.clone(),
         msg: crate::validate::parse_error(&text, &e),
     })?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| Error::Other(format!("{}: root is missing", config.display())))?;
+    let root = spec.root().as_ref().ok_or_else(|| Error::MissingSection {
+        config: config.clone(),
+        field: "root",
+    })?;
     let rootfs_path = if root.path().is_absolute() {
         root.path().clone()
     } else {
@@ -193,10 +191,10 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         });
     }
     if spec.process().is_none() {
-        return Err(Error::Other(format!(
-            "{}: process is missing",
-            config.display()
-        )));
+        return Err(Error::MissingSection {
+            config,
+            field: "process",
+        });
     }
     crate::validate::bundle(&spec, &bundle, &rootfs).map_err(|source| Error::InvalidConfig {
         id: id.to_string(),
@@ -234,10 +232,10 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         patched = true;
     }
     let Some(linux) = spec.linux_mut() else {
-        return Err(Error::Other(format!(
-            "{}: linux is missing",
-            config.display()
-        )));
+        return Err(Error::MissingSection {
+            config,
+            field: "linux",
+        });
     };
     if linux.cgroups_path().is_none() {
         // libcontainer would name it ":youki:<id>". A flat name, so that
@@ -260,18 +258,21 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         &dir.join("origin.json"),
         serde_json::to_vec(&origin).unwrap_or_default(),
     )?;
-    let engine_bundle = if patched {
+    let config_dir = if patched {
         let mut root = spec.root().clone().unwrap_or_default();
         root.set_path(rootfs);
         spec.set_root(Some(root));
-        let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
+        let bytes = serde_json::to_vec(&spec).map_err(|source| Error::Encode {
+            what: "config.json",
+            source,
+        })?;
         write(&dir.join("config.json"), bytes)?;
         dir.to_path_buf()
     } else {
         bundle
     };
     Ok(Prepared {
-        engine_bundle,
+        config_dir,
         origin,
         staging,
         spec,

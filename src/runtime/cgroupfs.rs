@@ -9,26 +9,53 @@
 //! directory, then rmdir it, retrying while the kernel still counts the
 //! killed tasks.
 
+use libcgroups::v1::ControllerType;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The v1 controllers libcgroups puts every container in, with the mount
-/// directory names each may sit under (co-mounted or alone).
-const CONTROLLERS: &[&[&str]] = &[
-    &["cpu,cpuacct", "cpu"],
-    &["cpu,cpuacct", "cpuacct"],
-    &["cpuset"],
-    &["devices"],
-    &["hugetlb"],
-    &["memory"],
-    &["pids"],
-    &["perf_event"],
-    &["blkio"],
-    &["net_cls,net_prio", "net_prio,net_cls", "net_prio"],
-    &["net_cls,net_prio", "net_prio,net_cls", "net_cls"],
-    &["freezer"],
+/// The v1 controllers libcgroups puts every container in. Its own list
+/// (`v1::controller_type::CONTROLLERS`) is private; the exhaustive match in
+/// `mount_names` makes a controller added to libcgroups a build error here
+/// rather than a directory left behind.
+const CONTROLLERS: [ControllerType; 12] = [
+    ControllerType::Cpu,
+    ControllerType::CpuAcct,
+    ControllerType::CpuSet,
+    ControllerType::Devices,
+    ControllerType::HugeTlb,
+    ControllerType::Memory,
+    ControllerType::Pids,
+    ControllerType::PerfEvent,
+    ControllerType::Blkio,
+    ControllerType::NetworkPriority,
+    ControllerType::NetworkClassifier,
+    ControllerType::Freezer,
 ];
+
+/// The mount directory names a controller's hierarchy may have: co-mounted
+/// with its usual partner, or alone under its own name, as libcgroups'
+/// `get_subsystem_mount_point` looks for them.
+fn mount_names(c: ControllerType) -> Vec<String> {
+    let co: &[&str] = match c {
+        ControllerType::Cpu | ControllerType::CpuAcct => &["cpu,cpuacct"],
+        ControllerType::NetworkPriority | ControllerType::NetworkClassifier => {
+            &["net_cls,net_prio", "net_prio,net_cls"]
+        }
+        ControllerType::CpuSet
+        | ControllerType::Devices
+        | ControllerType::HugeTlb
+        | ControllerType::Memory
+        | ControllerType::Pids
+        | ControllerType::PerfEvent
+        | ControllerType::Blkio
+        | ControllerType::Freezer => &[],
+    };
+    co.iter()
+        .map(|n| n.to_string())
+        .chain([c.to_string()])
+        .collect()
+}
 
 /// The container's directory in every v1 hierarchy libcgroups uses, from one
 /// read of `mountinfo` (the text of /proc/self/mountinfo). None when the
@@ -50,7 +77,8 @@ pub fn v1_dirs(mountinfo: &str, cgroup_path: &Path) -> Option<Vec<PathBuf>> {
         mounts.push(Path::new(mount_point));
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for names in CONTROLLERS {
+    for c in CONTROLLERS {
+        let names = mount_names(c);
         let found = mounts.iter().find(|m| names.iter().any(|n| m.ends_with(n)));
         if let Some(m) = found {
             let dir = m.join(&rel);

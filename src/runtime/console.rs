@@ -58,10 +58,9 @@ impl ConsoleSocket {
                 return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
             }
         }
-        Err(Error::Other(format!(
-            "{}: no pty master received",
-            self.path.display()
-        )))
+        Err(Error::NoPtyMaster {
+            socket: self.path.clone(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! container engine goes through `Runtime` and `Container` here, so the rest
 //! of the code speaks our types and our error strings.
 
-use crate::error::{Error, Result, chain_message};
+use crate::error::{EngineCause, Error, ExecKind, Result, chain_message};
 use crate::runtime::bundle::{self, Origin, Prepared};
 use crate::runtime::crashpoints::{self, pause_at};
 use crate::runtime::executor::CellosExecutor;
@@ -67,17 +67,48 @@ fn engine_err(op: &'static str, id: &str, e: LibcontainerError) -> Error {
     match e {
         LibcontainerError::Exist => Error::Exists(id.to_string()),
         LibcontainerError::NoDirectory => Error::NotExist(id.to_string()),
-        e => Error::Engine {
-            op,
-            id: id.to_string(),
-            msg: tidy(&chain_message(&e)),
-        },
+        e => engine_failure(op, id, &e),
     }
 }
 
-/// libcontainer wraps the init's own error in several layers of the same
-/// words; keep the part that says what went wrong.
-fn tidy(msg: &str) -> String {
+/// A libcontainer or libcgroups error as the cause of `op`. Their errors
+/// nest the same text several levels deep, and libcontainer hands a
+/// failure of the container's init over as text (`CreateContainerError`
+/// keeps its inner error private), so the cause is that text with the
+/// wrapping libcontainer adds taken off; whether it is an exec failure is
+/// read from the words our executor wrote (`ExecKind::of_reported`).
+fn engine_failure(op: &'static str, id: &str, e: &(dyn std::error::Error + 'static)) -> Error {
+    let msg = unwrap_engine_text(&engine_chain(e));
+    let cause = match ExecKind::of_reported(&msg) {
+        Some(kind) => EngineCause::Exec { kind, msg },
+        None => EngineCause::Other { msg },
+    };
+    Error::Engine {
+        op,
+        id: id.to_string(),
+        cause,
+    }
+}
+
+/// A foreign error's chain in one line, each text once: libcontainer's
+/// variants both print and return their source.
+fn engine_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = crate::error::escape_controls(&e.to_string());
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The prefixes libcontainer's Display impls put around the init's own
+/// error (`CreateContainerError`, `ChannelError::ExecError`/`OtherError`,
+/// `LibcontainerError::OtherIO`); what is left says what went wrong.
+fn unwrap_engine_text(msg: &str) -> String {
     let mut m = msg.to_string();
     for noise in [
         "failed to create container: ",
@@ -109,10 +140,11 @@ impl Runtime {
                 .map_err(|e| Error::io(&root, e))?
                 .uid();
             if owner != euid.as_raw() {
-                return Err(Error::Other(format!(
-                    "state root {}: owned by uid {owner}, not by the caller (uid {euid})",
-                    root.display()
-                )));
+                return Err(Error::ForeignRoot {
+                    root,
+                    owner,
+                    euid: euid.as_raw(),
+                });
             }
         }
         Ok(Self {
@@ -275,7 +307,7 @@ impl Runtime {
 
     fn create_claimed(&self, opts: &CreateOptions) -> Result<Container> {
         let Prepared {
-            engine_bundle,
+            config_dir,
             mut origin,
             mut staging,
             spec,
@@ -300,8 +332,8 @@ impl Runtime {
             .with_console_socket(opts.console_socket.as_ref())
             .with_preserved_fds(opts.preserve_fds)
             .as_init(&origin.bundle);
-        if engine_bundle != origin.bundle {
-            init = init.with_config_dir(&engine_bundle);
+        if config_dir != origin.bundle {
+            init = init.with_config_dir(&config_dir);
         }
         let built = init
             .with_systemd(self.systemd)
@@ -317,12 +349,15 @@ impl Runtime {
         origin.no_new_keyring = opts.no_new_keyring;
         let path = self.scratch_dir(&opts.id).join("origin.json");
         let saved = serde_json::to_vec(&origin)
-            .map_err(|e| Error::Other(e.to_string()))
+            .map_err(|source| Error::Encode {
+                what: "origin.json",
+                source,
+            })
             .and_then(|b| std::fs::write(&path, b).map_err(|e| Error::io(&path, e)));
         let container = Container {
             inner,
             origin,
-            engine_bundle: self.scratch_dir(&opts.id),
+            scratch: self.scratch_dir(&opts.id),
         };
         let pid = container.pid().unwrap_or(0);
         pause_at(crashpoints::CREATE_BEFORE_PID_FILE);
@@ -350,12 +385,12 @@ impl Runtime {
         let mut c = Container {
             inner,
             origin: self.read_origin(id),
-            engine_bundle: self.scratch_dir(id),
+            scratch: self.scratch_dir(id),
         };
         // The init died and its pid went to another process: the container
         // has stopped, and nothing may reach that process through it
         // (libcontainer's delete would SIGKILL it).
-        if c.status() != ContainerStatus::Stopped
+        if c.status() != Status::Stopped
             && let Some(pid) = c.inner.pid()
             && !c.is_init(pid.as_raw())
         {
@@ -387,12 +422,12 @@ impl Runtime {
     pub fn exec(&self, container: &Container, opts: &ExecOptions) -> Result<Pid> {
         let id = container.id();
         match container.status() {
-            ContainerStatus::Running => {}
-            ContainerStatus::Paused if opts.ignore_paused => {}
+            Status::Running => {}
+            Status::Paused if opts.ignore_paused => {}
             s => {
                 return Err(Error::WrongState {
                     id: id.to_string(),
-                    status: status_str(s).into(),
+                    status: s.as_str().into(),
                     what: "cannot exec in a container that is not running",
                 });
             }
@@ -421,20 +456,52 @@ impl Runtime {
     }
 }
 
-pub fn status_str(s: ContainerStatus) -> &'static str {
-    match s {
-        ContainerStatus::Creating => "creating",
-        ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Stopped => "stopped",
-        ContainerStatus::Paused => "paused",
+/// A container's status in the runtime spec's words: our own type, so
+/// that no caller depends on libcontainer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ContainerStatus> for Status {
+    fn from(s: ContainerStatus) -> Self {
+        match s {
+            ContainerStatus::Creating => Status::Creating,
+            ContainerStatus::Created => Status::Created,
+            ContainerStatus::Running => Status::Running,
+            ContainerStatus::Stopped => Status::Stopped,
+            ContainerStatus::Paused => Status::Paused,
+        }
     }
 }
 
 pub struct Container {
     inner: LcContainer,
     origin: Origin,
-    engine_bundle: PathBuf,
+    /// Our private directory for the container (`Runtime::scratch_dir`).
+    scratch: PathBuf,
 }
 
 /// The runc-shaped state that `state` and `list --format json` print.
@@ -457,14 +524,14 @@ impl Container {
         self.inner.id()
     }
 
-    pub fn status(&self) -> ContainerStatus {
-        self.inner.status()
+    pub fn status(&self) -> Status {
+        self.inner.status().into()
     }
 
     /// The init's host pid, or None once it has exited.
     pub fn pid(&self) -> Option<i32> {
         match self.status() {
-            ContainerStatus::Stopped => None,
+            Status::Stopped => None,
             _ => self.inner.pid().map(|p| p.as_raw()),
         }
     }
@@ -488,7 +555,7 @@ impl Container {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.id().to_string(),
             pid: self.pid().unwrap_or(0),
-            status: status_str(self.status()).to_string(),
+            status: self.status().to_string(),
             bundle: self.bundle().to_path_buf(),
             rootfs: self.origin.rootfs.clone(),
             created: self
@@ -503,10 +570,10 @@ impl Container {
 
     pub fn start(&mut self) -> Result<()> {
         let id = self.id().to_string();
-        if self.status() != ContainerStatus::Created {
+        if self.status() != Status::Created {
             return Err(Error::WrongState {
                 id,
-                status: status_str(self.status()).into(),
+                status: self.status().as_str().into(),
                 what: "cannot start a container that is not created",
             });
         }
@@ -515,7 +582,7 @@ impl Container {
             Ok(()) => {}
             // The process runs already: per the runtime spec a failed
             // poststart hook is a warning and the lifecycle goes on.
-            Err(LibcontainerError::Hook(e)) if self.status() == ContainerStatus::Running => {
+            Err(LibcontainerError::Hook(e)) if self.status() == Status::Running => {
                 warn(&format!(
                     "container \"{id}\": poststart hook failed: {}",
                     chain_message(&e)
@@ -538,11 +605,7 @@ impl Container {
             systemd_cgroup: self.inner.systemd(),
             container_name: id.clone(),
         })
-        .map_err(|e| Error::Engine {
-            op: "open cgroup of",
-            id,
-            msg: tidy(&chain_message(&e)),
-        })
+        .map_err(|e| engine_failure("open cgroup of", &id, &e))
     }
 
     /// Host pids of every process in the container's cgroup.
@@ -550,11 +613,7 @@ impl Container {
         let m = self.cgroup_manager()?;
         let mut pids: Vec<i32> = m
             .get_all_pids()
-            .map_err(|e| Error::Engine {
-                op: "list processes of",
-                id: self.id().into(),
-                msg: tidy(&chain_message(&e)),
-            })?
+            .map_err(|e| engine_failure("list processes of", self.id(), &e))?
             .into_iter()
             .map(|p| p.as_raw())
             .collect();
@@ -581,7 +640,7 @@ impl Container {
         }
         let id = self.id().to_string();
         let pid = match (self.status(), self.inner.pid()) {
-            (ContainerStatus::Stopped, _) | (_, None) => return Err(Error::NotRunning(id)),
+            (Status::Stopped, _) | (_, None) => return Err(Error::NotRunning(id)),
             (_, Some(pid)) => pid.as_raw(),
         };
         // A pidfd pins the process; checked after opening it, the start time
@@ -610,7 +669,7 @@ impl Container {
             }
         }
         // A frozen v1 cgroup holds even SIGKILL until thawed.
-        if sig == libc::SIGKILL && self.status() == ContainerStatus::Paused {
+        if sig == libc::SIGKILL && self.status() == Status::Paused {
             self.thaw_after_kill();
         }
         Ok(())
@@ -631,7 +690,7 @@ impl Container {
         {
             return Ok(());
         }
-        let paused = self.status() == ContainerStatus::Paused;
+        let paused = self.status() == Status::Paused;
         let m = self.cgroup_manager()?;
         if !paused && let Err(e) = m.freeze(FreezerState::Frozen) {
             warn(&format!(
@@ -654,14 +713,11 @@ impl Container {
 
     fn thaw_after_kill(&self) {
         let thawed = self.cgroup_manager().and_then(|m| {
-            m.freeze(FreezerState::Thawed).map_err(|e| Error::Engine {
-                op: "thaw",
-                id: self.id().into(),
-                msg: chain_message(&e),
-            })
+            m.freeze(FreezerState::Thawed)
+                .map_err(|e| engine_failure("thaw", self.id(), &e))
         });
         if let Err(e) = thawed {
-            warn(&e.to_string());
+            warn(&chain_message(&e));
         }
     }
 
@@ -681,19 +737,17 @@ impl Container {
     pub fn delete(&mut self, force: bool) -> Result<()> {
         let id = self.id().to_string();
         match self.status() {
-            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Creating
-                if !force =>
-            {
+            Status::Running | Status::Paused | Status::Creating if !force => {
                 return Err(Error::WrongState {
                     id,
-                    status: status_str(self.status()).into(),
+                    status: self.status().as_str().into(),
                     what: "cannot delete a container that is not stopped (use --force)",
                 });
             }
             _ => {}
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        if self.status() != ContainerStatus::Stopped {
+        if self.status() != Status::Stopped {
             // Killed here rather than inside libcontainer's delete, so that
             // the kill and the cgroup removal are steps a crash can fall
             // between; either way a later `delete --force` finishes the job.
@@ -702,7 +756,10 @@ impl Container {
                 // takes its pid namespace along; wait until it is gone.
                 self.kill_init_and_wait(deadline);
             } else if let Err(e) = self.kill_all(libc::SIGKILL) {
-                tracing::warn!("container {id:?}: kill before delete: {e}");
+                tracing::warn!(
+                    "container {id:?}: kill before delete: {}",
+                    chain_message(&e)
+                );
             }
             pause_at(crashpoints::DELETE_KILLED);
             // What is left in the cgroup dies while it is removed.
@@ -719,7 +776,7 @@ impl Container {
         } else {
             self.delete_through_libcontainer(&id, deadline)
         };
-        remove_scratch(&self.engine_bundle);
+        remove_scratch(&self.scratch);
         trace::mark("delete");
         res
     }
@@ -796,7 +853,7 @@ impl Container {
     /// cgroupfs.rs); in every other case libcontainer deletes it.
     fn plain_v1_delete(&self) -> Option<Vec<PathBuf>> {
         use libcgroups::common::{CgroupSetup, get_cgroup_setup};
-        if self.status() != ContainerStatus::Stopped
+        if self.status() != Status::Stopped
             || self.inner.systemd()
             || self.inner.intel_rdt_dir().is_some()
         {
@@ -819,10 +876,10 @@ impl Container {
 
     pub fn pause(&mut self) -> Result<()> {
         let id = self.id().to_string();
-        if self.status() != ContainerStatus::Running {
+        if self.status() != Status::Running {
             return Err(Error::WrongState {
                 id,
-                status: status_str(self.status()).into(),
+                status: self.status().as_str().into(),
                 what: "cannot pause a container that is not running",
             });
         }
@@ -831,10 +888,10 @@ impl Container {
 
     pub fn resume(&mut self) -> Result<()> {
         let id = self.id().to_string();
-        if self.status() != ContainerStatus::Paused {
+        if self.status() != Status::Paused {
             return Err(Error::WrongState {
                 id,
-                status: status_str(self.status()).into(),
+                status: self.status().as_str().into(),
                 what: "cannot resume a container that is not paused",
             });
         }
@@ -845,7 +902,7 @@ impl Container {
 
     /// Apply new cgroup limits to a live container.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
-        if self.status() == ContainerStatus::Stopped {
+        if self.status() == Status::Stopped {
             return Err(Error::NotRunning(self.id().into()));
         }
         // Like runc, an update that does not mention disableOOMKiller keeps
@@ -863,11 +920,7 @@ impl Container {
                 oom_score_adj: None,
                 freezer_state: None,
             })
-            .map_err(|e| Error::Engine {
-                op: "update",
-                id: self.id().into(),
-                msg: tidy(&chain_message(&e)),
-            })
+            .map_err(|e| engine_failure("update", self.id(), &e))
     }
 
     /// `linux.resources.memory.disableOOMKiller` of the config the container runs.
@@ -884,12 +937,14 @@ impl Container {
 
     /// Stats as JSON, for `events --stats`.
     pub fn stats(&self) -> Result<serde_json::Value> {
-        let s = self.cgroup_manager()?.stats().map_err(|e| Error::Engine {
-            op: "read stats of",
-            id: self.id().into(),
-            msg: tidy(&chain_message(&e)),
-        })?;
-        serde_json::to_value(&s).map_err(|e| Error::Other(e.to_string()))
+        let s = self
+            .cgroup_manager()?
+            .stats()
+            .map_err(|e| engine_failure("read stats of", self.id(), &e))?;
+        serde_json::to_value(&s).map_err(|source| Error::Encode {
+            what: "stats",
+            source,
+        })
     }
 }
 
@@ -971,7 +1026,7 @@ fn raw_kill(pid: i32, sig: i32) -> nix::Result<()> {
 impl Container {
     /// Our private directory for this container (never the caller's bundle).
     pub fn scratch_dir(&self) -> &Path {
-        &self.engine_bundle
+        &self.scratch
     }
 
     /// The config.json libcontainer runs this container from (the caller's,
@@ -1035,13 +1090,16 @@ impl Runtime {
         // stopped too; only one that got as far as the init's start time
         // (written after the build) has no forks of a dead create left.
         let complete =
-            |c: &Container| c.status() == ContainerStatus::Stopped && c.origin.init_start.is_some();
+            |c: &Container| c.status() == Status::Stopped && c.origin.init_start.is_some();
         if !loaded.as_ref().is_ok_and(complete) {
             kill_orphans(&self.scratch_dir(id));
         }
         match loaded.and_then(|mut c| c.delete(true)) {
             Ok(()) | Err(Error::NotExist(_)) => {}
-            Err(e) => tracing::warn!("container {id:?}: delete: {e}; cleaning up by hand"),
+            Err(e) => tracing::warn!(
+                "container {id:?}: delete: {}; cleaning up by hand",
+                chain_message(&e)
+            ),
         }
         let res = self.sweep(id, cgroup.as_deref());
         wait_gone(&procs);

@@ -12,6 +12,7 @@
 //! engine.rs): here, after seccomp, a profile denying keyctl would stop it.
 
 use crate::cell::{Argv0Allow, lexically_clean};
+use crate::error::ExecKind;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::fcntl::{AtFlags, FdFlag, OFlag};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
@@ -40,17 +41,83 @@ fn path_var(spec: &Spec) -> String {
         .to_string()
 }
 
+/// argv[0] not executed, in runc's words (`exec: "<argv0>": <reason>`,
+/// which podman and the supervisor read), with why as a kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("exec: {argv0:?}: {reason}")]
+pub struct ExecError {
+    pub argv0: String,
+    pub kind: ExecKind,
+    reason: String,
+}
+
+impl ExecError {
+    fn new(argv0: &str, kind: ExecKind, reason: impl Into<String>) -> Self {
+        Self {
+            argv0: argv0.to_string(),
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// An execve/open failure, sorted as a shell sorts it.
+    fn errno(argv0: &str, e: nix::Error) -> Self {
+        let kind = match e {
+            nix::Error::ENOENT => ExecKind::NotFound,
+            nix::Error::EACCES | nix::Error::ENOEXEC => ExecKind::NotExecutable,
+            _ => ExecKind::Refused,
+        };
+        Self::new(argv0, kind, e.desc().to_lowercase())
+    }
+}
+
+impl ExecKind {
+    /// The exit code a shell (and the supervisor) gives it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ExecKind::NotFound => 127,
+            ExecKind::NotExecutable => 126,
+            ExecKind::Refused => 125,
+        }
+    }
+
+    /// The kind of an `ExecError` that reached the runtime as text: the
+    /// container's init reports it to libcontainer over a pipe, and an
+    /// external runtime on its stderr. Reads the words `ExecError` writes
+    /// (runc writes the same), and only after its `exec: "` prefix.
+    pub fn of_reported(msg: &str) -> Option<ExecKind> {
+        let at = msg.find("exec: \"")?;
+        let exec = &msg[at..];
+        Some(
+            if exec.contains("executable file not found")
+                || exec.contains("no such file or directory")
+            {
+                ExecKind::NotFound
+            } else if exec.contains("permission denied") || exec.contains("exec format error") {
+                ExecKind::NotExecutable
+            } else {
+                ExecKind::Refused
+            },
+        )
+    }
+}
+
 /// Find argv[0] the way exec.LookPath does, with runc's error wording.
-pub fn look_path(cmd: &str, path: &str) -> Result<PathBuf, String> {
-    let check = |p: &Path| -> Result<(), String> {
+pub fn look_path(cmd: &str, path: &str) -> Result<PathBuf, ExecError> {
+    let check = |p: &Path| -> Result<(), ExecError> {
         let meta = std::fs::metadata(p).map_err(|_| {
-            format!(
-                "exec: {cmd:?}: stat {}: no such file or directory",
-                p.display()
+            ExecError::new(
+                cmd,
+                ExecKind::NotFound,
+                format!("stat {}: no such file or directory", p.display()),
             )
         })?;
         if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
-            return Err(format!("exec: {cmd:?}: permission denied"));
+            return Err(ExecError::new(
+                cmd,
+                ExecKind::NotExecutable,
+                "permission denied",
+            ));
         }
         Ok(())
     };
@@ -65,7 +132,11 @@ pub fn look_path(cmd: &str, path: &str) -> Result<PathBuf, String> {
             return Ok(cand);
         }
     }
-    Err(format!("exec: {cmd:?}: executable file not found in $PATH"))
+    Err(ExecError::new(
+        cmd,
+        ExecKind::NotFound,
+        "executable file not found in $PATH",
+    ))
 }
 
 impl Executor for CellosExecutor {
@@ -73,21 +144,21 @@ impl Executor for CellosExecutor {
         let args = args(spec).ok_or_else(|| {
             ExecutorValidationError::ArgValidationError("args must not be empty".into())
         })?;
-        look_path(&args[0], &path_var(spec))
-            .map(|_| ())
-            .map_err(ExecutorValidationError::ArgValidationError)?;
+        let invalid = |e: ExecError| ExecutorValidationError::ArgValidationError(e.to_string());
+        look_path(&args[0], &path_var(spec)).map_err(invalid)?;
         // The early in-cell refusal, seen by `create`; exec checks again.
-        if let Some(policy) =
-            argv0_policy(spec).map_err(ExecutorValidationError::ArgValidationError)?
+        if let Some(policy) = argv0_policy(spec)
+            .map_err(|e| ExecutorValidationError::ArgValidationError(e.to_string()))?
         {
-            open_allowed(&args[0], &policy).map_err(ExecutorValidationError::ArgValidationError)?;
+            open_allowed(&args[0], &policy).map_err(invalid)?;
         }
         Ok(())
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         let args = args(spec).ok_or(ExecutorError::InvalidArg)?;
-        let prog = look_path(&args[0], &path_var(spec)).map_err(ExecutorError::Other)?;
+        let prog = look_path(&args[0], &path_var(spec))
+            .map_err(|e| ExecutorError::Other(e.to_string()))?;
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
         // SAFETY: restoring the default disposition; no handler code is involved.
         let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
@@ -97,30 +168,28 @@ impl Executor for CellosExecutor {
             .iter()
             .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
             .collect();
-        let policy = argv0_policy(spec).map_err(ExecutorError::Other)?;
+        let policy = argv0_policy(spec).map_err(|e| ExecutorError::Other(e.to_string()))?;
         let err = match policy {
             Some(policy) => exec_allowed(&args[0], &policy, &cargs),
             None => nix::unistd::execv(&cprog, &cargs).unwrap_err(),
         };
-        Err(ExecutorError::Other(format!(
-            "exec: {:?}: {}",
-            args[0],
-            err.desc().to_lowercase()
-        )))
+        Err(ExecutorError::Other(
+            ExecError::errno(&args[0], err).to_string(),
+        ))
     }
 }
 
 /// The cell's argv[0] policy carried in the config, if any.
-fn argv0_policy(spec: &Spec) -> Result<Option<Argv0Allow>, String> {
-    Argv0Allow::from_spec(spec).map_err(|e| e.to_string())
+fn argv0_policy(spec: &Spec) -> Result<Option<Argv0Allow>, crate::cell::CellError> {
+    Argv0Allow::from_spec(spec)
 }
 
 /// Open argv[0] as an `O_PATH` fd resolved inside the container root, and
 /// check the policy against the real path of that fd: symlinks and `..`
 /// cannot lead out of the root, and whatever the path names later, the fd
 /// stays the file that was checked. Errors are worded as exec errors.
-fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
-    let refuse = |why: String| Err(format!("exec: {argv0:?}: {why}"));
+fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, ExecError> {
+    let refuse = |why: String| Err(ExecError::new(argv0, ExecKind::Refused, why));
     if !lexically_clean(argv0) || !policy.allows(argv0) {
         return refuse(format!(
             "not an absolute clean path under the allowed prefixes ({})",
@@ -141,11 +210,20 @@ fn open_allowed(argv0: &str, policy: &Argv0Allow) -> Result<OwnedFd, String> {
         unsafe { OwnedFd::from_raw_fd(fd) }
     })
     .map_err(|e| match e {
-        nix::Error::ENOENT => format!("exec: {argv0:?}: stat {argv0}: no such file or directory"),
-        e => format!("exec: {argv0:?}: {}", e.desc().to_lowercase()),
+        nix::Error::ENOENT => ExecError::new(
+            argv0,
+            ExecKind::NotFound,
+            format!("stat {argv0}: no such file or directory"),
+        ),
+        e => ExecError::errno(argv0, e),
     })?;
-    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| format!("exec: {argv0:?}: cannot read its real path: {e}"))?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|e| {
+        ExecError::new(
+            argv0,
+            ExecKind::Refused,
+            format!("cannot read its real path: {e}"),
+        )
+    })?;
     let real = real.to_string_lossy();
     if !policy.allows(&real) {
         return refuse(format!(
@@ -204,9 +282,12 @@ pub(crate) fn openat2_path(root: &Path, path: &str, resolve: u64) -> nix::Result
 fn exec_allowed(argv0: &str, policy: &Argv0Allow, args: &[CString]) -> nix::Error {
     let fd = match open_allowed(argv0, policy) {
         Ok(fd) => fd,
-        Err(msg) => {
-            eprintln!("cellos: argv[0] refused inside the cell: {msg}");
-            std::process::exit(crate::supervisor::classify_start_error(&msg));
+        // This is the container's process, after `start`: nobody is left
+        // to return to, and its exit code is how the refusal reaches the
+        // supervisor.
+        Err(e) => {
+            eprintln!("cellos: argv[0] refused inside the cell: {e}");
+            std::process::exit(e.kind.exit_code());
         }
     };
     // A script's interpreter opens it as /dev/fd/N after exec: the fd must
@@ -248,15 +329,27 @@ fn starts_with_shebang(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::look_path;
+    use crate::error::ExecKind;
 
     #[test]
     fn look_path_errors_are_runc_worded() {
         let e = look_path("no-such-cmd-xyz", "/usr/bin:/bin").unwrap_err();
-        assert!(e.contains("executable file not found in $PATH"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "exec: \"no-such-cmd-xyz\": executable file not found in $PATH"
+        );
+        assert_eq!(e.kind, ExecKind::NotFound);
         let e = look_path("/no/such/file", "/bin").unwrap_err();
-        assert!(e.contains("no such file or directory"), "{e}");
+        assert!(e.to_string().contains("no such file or directory"), "{e}");
+        assert_eq!(e.kind, ExecKind::NotFound);
         let e = look_path("/etc/passwd", "/bin").unwrap_err();
-        assert!(e.contains("permission denied"), "{e}");
+        assert!(e.to_string().contains("permission denied"), "{e}");
+        assert_eq!(e.kind, ExecKind::NotExecutable);
+        // The words read back as the kind they were written for.
+        for (cmd, path) in [("no-such-cmd-xyz", "/bin"), ("/etc/passwd", "/bin")] {
+            let e = look_path(cmd, path).unwrap_err();
+            assert_eq!(ExecKind::of_reported(&e.to_string()), Some(e.kind));
+        }
         assert!(look_path("sh", "/usr/bin:/bin").is_ok());
     }
 }

@@ -10,6 +10,7 @@ pub mod crashpoints;
 pub mod engine;
 pub mod executor;
 pub mod lock;
+pub mod mount_options;
 pub mod pidfile;
 pub mod rootless;
 pub mod seal;

@@ -10,9 +10,9 @@ pub fn write_atomic(path: &Path, pid: i32) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Other(format!("invalid pid file path {}", path.display())))?;
+    let name = path.file_name().ok_or_else(|| Error::PidFilePath {
+        path: path.to_path_buf(),
+    })?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),

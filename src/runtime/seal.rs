@@ -123,7 +123,8 @@ pub fn ensure_sealed() -> Result<()> {
         Ok(fd) => (fd, "robind"),
         Err(e) => {
             tracing::debug!(
-                "read-only bind sealing unavailable ({e}); copying into a sealed memfd"
+                "read-only bind sealing unavailable ({}); copying into a sealed memfd",
+                crate::error::chain_message(&e)
             );
             (memfd_image()?, "memfd")
         }

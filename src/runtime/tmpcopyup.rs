@@ -196,11 +196,10 @@ fn copy_image_content(rootfs: &Path, dest: &Path, stage: &Path) -> Result<()> {
         .output()
         .map_err(|e| Error::io("cp", e))?;
     if !out.status.success() {
-        return Err(Error::Other(format!(
-            "tmpcopyup {}: {}",
-            dest.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Tmpcopyup {
+            dest: dest.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::config::{Backend, Config};
 use super::{Refusal, exit};
+use crate::error::{ExecKind, chain_message};
 use crate::runtime::engine::{CreateOptions, Runtime};
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -18,22 +19,60 @@ pub struct Launch<'a> {
     pub bundle: &'a Path,
 }
 
+/// Why a backend failed to create, start or delete a container.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The built-in engine's own error.
+    #[error(transparent)]
+    Engine(#[from] crate::error::Error),
+    #[error("container {id:?} has no init pid")]
+    NoPid { id: String },
+    /// The external runtime could not be run at all.
+    #[error("run {}", bin.display())]
+    Spawn {
+        bin: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The external runtime failed; `msg` is what it reported (see
+    /// `Oci::failure`): another process's words are all there is.
+    #[error("{msg}")]
+    Runtime { msg: String },
+}
+
+impl BackendError {
+    /// Why argv[0] was not executed, when that is what failed.
+    pub fn exec_kind(&self) -> Option<ExecKind> {
+        match self {
+            BackendError::Engine(e) => e.exec_kind(),
+            // runc, crun and cellos-runtime all word it `exec: "<argv0>": <reason>`.
+            BackendError::Runtime { msg } => ExecKind::of_reported(msg),
+            BackendError::NoPid { .. } | BackendError::Spawn { .. } => None,
+        }
+    }
+
+    /// The one line to print: the error and its causes (crate::error's rule).
+    pub fn message(&self) -> String {
+        chain_message(self)
+    }
+}
+
 pub trait CellBackend {
     /// Create the container; returns the init's host pid, which must be
     /// our child (or reparented to us) so that we can wait for it.
-    fn create(&self, l: &Launch) -> Result<i32, String>;
-    fn start(&self, id: &str) -> Result<(), String>;
+    fn create(&self, l: &Launch) -> Result<i32, BackendError>;
+    fn start(&self, id: &str) -> Result<(), BackendError>;
     /// Signal every process of the container; errors are ignored (it may be gone).
     fn kill_all(&self, id: &str, sig: i32);
-    fn delete(&self, id: &str) -> Result<(), String>;
+    fn delete(&self, id: &str) -> Result<(), BackendError>;
 }
 
 pub fn for_config(cfg: &Config) -> Result<Box<dyn CellBackend>, Refusal> {
     match &cfg.backend {
-        Backend::Stub => {
+        Backend::Builtin => {
             let rt = Runtime::new(&cfg.runtime_root, cfg.systemd_cgroup)
-                .map_err(|e| Refusal::new(exit::REFUSED, e.to_string()))?;
-            Ok(Box::new(Stub { rt }))
+                .map_err(|e| Refusal::new(exit::REFUSED, chain_message(&e)))?;
+            Ok(Box::new(Builtin { rt }))
         }
         Backend::Oci(bin) => {
             // runc's init is orphaned when `runc create` exits: as a subreaper
@@ -49,26 +88,27 @@ pub fn for_config(cfg: &Config) -> Result<Box<dyn CellBackend>, Refusal> {
     }
 }
 
-struct Stub {
+struct Builtin {
     rt: Runtime,
 }
 
-impl CellBackend for Stub {
-    fn create(&self, l: &Launch) -> Result<i32, String> {
+impl CellBackend for Builtin {
+    fn create(&self, l: &Launch) -> Result<i32, BackendError> {
         let opts = CreateOptions {
             id: l.id.to_string(),
             bundle: l.bundle.to_path_buf(),
             detach: false,
             ..Default::default()
         };
-        let c = self.rt.create(&opts).map_err(|e| e.to_string())?;
-        c.pid()
-            .ok_or_else(|| format!("container {:?} has no init pid", l.id))
+        let c = self.rt.create(&opts)?;
+        c.pid().ok_or_else(|| BackendError::NoPid {
+            id: l.id.to_string(),
+        })
     }
 
-    fn start(&self, id: &str) -> Result<(), String> {
-        let mut c = self.rt.load(id).map_err(|e| e.to_string())?;
-        c.start().map_err(|e| e.to_string())
+    fn start(&self, id: &str) -> Result<(), BackendError> {
+        let mut c = self.rt.load(id)?;
+        Ok(c.start()?)
     }
 
     fn kill_all(&self, id: &str, sig: i32) {
@@ -77,11 +117,11 @@ impl CellBackend for Stub {
         }
     }
 
-    fn delete(&self, id: &str) -> Result<(), String> {
+    fn delete(&self, id: &str) -> Result<(), BackendError> {
         match self.rt.load(id) {
-            Ok(mut c) => c.delete(true).map_err(|e| e.to_string()),
+            Ok(mut c) => Ok(c.delete(true)?),
             Err(crate::error::Error::NotExist(_)) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -102,7 +142,7 @@ impl Oci {
         args: &[&str],
         log: Option<&Path>,
         stderr: Option<Stdio>,
-    ) -> Result<std::process::Output, String> {
+    ) -> Result<std::process::Output, BackendError> {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--root").arg(&self.root);
         if let Some(log) = log {
@@ -119,12 +159,15 @@ impl Oci {
         drop(cmd);
         child
             .and_then(|c| c.wait_with_output())
-            .map_err(|e| format!("run {}: {e}", self.bin.display()))
+            .map_err(|source| BackendError::Spawn {
+                bin: self.bin.clone(),
+                source,
+            })
     }
 
     /// Run a command whose output is not the container's; on failure return
     /// the best message (see [`Oci::failure`]).
-    fn call(&self, args: &[&str]) -> Result<(), String> {
+    fn call(&self, args: &[&str]) -> Result<(), BackendError> {
         let out = self.spawn(args, None, None)?;
         if out.status.success() {
             return Ok(());
@@ -141,7 +184,7 @@ impl Oci {
         log: Option<&Path>,
         printed: &str,
         status: std::process::ExitStatus,
-    ) -> String {
+    ) -> BackendError {
         let from_log = log
             .and_then(|l| std::fs::read_to_string(l).ok())
             .and_then(|text| {
@@ -158,14 +201,15 @@ impl Oci {
                 .find(|l| !l.trim().is_empty())
                 .map(|l| l.trim().to_string())
         };
-        from_log
+        let msg = from_log
             .or_else(from_stderr)
-            .unwrap_or_else(|| format!("{} {what} failed: {status}", self.bin.display()))
+            .unwrap_or_else(|| format!("{} {what} failed: {status}", self.bin.display()));
+        BackendError::Runtime { msg }
     }
 }
 
 impl CellBackend for Oci {
-    fn create(&self, l: &Launch) -> Result<i32, String> {
+    fn create(&self, l: &Launch) -> Result<i32, BackendError> {
         let pid_file = l.bundle.join("init.pid");
         let log = l.bundle.join("runtime-log.json");
         let bundle = l.bundle.to_string_lossy();
@@ -191,16 +235,16 @@ impl CellBackend for Oci {
         std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| {
-                format!(
+            .ok_or_else(|| BackendError::Runtime {
+                msg: format!(
                     "{}: no pid written to {}",
                     self.bin.display(),
                     pid_file.display()
-                )
+                ),
             })
     }
 
-    fn start(&self, id: &str) -> Result<(), String> {
+    fn start(&self, id: &str) -> Result<(), BackendError> {
         self.call(&["start", id])
     }
 
@@ -208,7 +252,7 @@ impl CellBackend for Oci {
         let _ = self.call(&["kill", "--all", id, &sig.to_string()]);
     }
 
-    fn delete(&self, id: &str) -> Result<(), String> {
+    fn delete(&self, id: &str) -> Result<(), BackendError> {
         let res = self.call(&["delete", "--force", id]);
         // The container is gone: flush what it wrote on stderr before the
         // supervisor prints anything more.

@@ -18,8 +18,9 @@ pub enum Profile {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    /// The built-in libcontainer engine, in process.
-    Stub,
+    /// The built-in libcontainer engine, in process (`CELLOS_CELL_BACKEND=stub`,
+    /// the seed contract's name for it).
+    Builtin,
     /// An external OCI runtime driven through its CLI (cellos-runtime, runc, crun).
     Oci(PathBuf),
 }
@@ -55,25 +56,16 @@ impl Config {
         Self::build(state_dir.clone(), state_dir.join("runtime"), false)
     }
 
-    /// `cellos-runtime run --cell`: the runtime's own --root holds the state
-    /// unless CELLOS_STATE_DIR says otherwise.
-    ///
-    /// A refused setting ends the process here with exit 125 and one
-    /// `cellos:` line, exactly as `cellos-supervisor` does: `run --cell`
-    /// shares the supervisor's exit codes, while an `Err` would make the
-    /// runtime's CLI exit 1. Nothing has been created at this point.
-    pub fn for_runtime(g: &crate::commands::Global) -> anyhow::Result<Config> {
+    /// `cellos-runtime run --cell`: the runtime's own --root (`root`) holds
+    /// the state unless CELLOS_STATE_DIR says otherwise. A refused setting
+    /// is returned with the supervisor's exit code: `run --cell` shares the
+    /// supervisor's exit codes, and the caller prints and exits.
+    pub fn for_runtime(root: &Path, systemd_cgroup: bool) -> Result<Config, Refusal> {
         let (state, root) = match var("CELLOS_STATE_DIR") {
             Some(d) => (PathBuf::from(&d), PathBuf::from(d).join("runtime")),
-            None => (g.root.clone(), g.root.clone()),
+            None => (root.to_path_buf(), root.to_path_buf()),
         };
-        match Self::build(state, root, g.systemd_cgroup) {
-            Ok(cfg) => Ok(cfg),
-            Err(r) => {
-                eprintln!("cellos: {}", r.msg);
-                std::process::exit(r.code);
-            }
-        }
+        Self::build(state, root, systemd_cgroup)
     }
 
     fn build(state_dir: PathBuf, runtime_root: PathBuf, systemd: bool) -> Result<Config, Refusal> {
@@ -106,7 +98,7 @@ impl Config {
             }
         };
         let backend = match var("CELLOS_CELL_BACKEND").as_deref() {
-            None | Some("stub") => Backend::Stub,
+            None | Some("stub") => Backend::Builtin,
             Some("oci") => Backend::Oci(match var("CELLOS_OCI_RUNTIME") {
                 Some(p) => PathBuf::from(p),
                 None => default_oci_runtime(),
@@ -139,14 +131,14 @@ impl Config {
         // A malformed CELLOS_EVENT_SINK is refused even when the no-op sink
         // wins: a setting that is wrong must not go unnoticed.
         let configured = match var("CELLOS_EVENT_SINK") {
-            Some(s) => EventSink::parse(&s).map_err(refuse)?,
+            Some(s) => EventSink::parse(&s).map_err(|e| refuse(e.to_string()))?,
             None => EventSink::Jsonl(state_dir.join("events.jsonl")),
         };
-        let sink = if var("CELL_OS_USE_NOOP_SINK").as_deref() == Some("1") {
-            EventSink::Noop
-        } else {
-            configured
-        };
+        // CELL_OS_USE_NOOP_SINK is the seed contract's spelling, kept as an alias.
+        let noop = ["CELLOS_USE_NOOP_SINK", "CELL_OS_USE_NOOP_SINK"]
+            .iter()
+            .any(|n| var(n).as_deref() == Some("1"));
+        let sink = if noop { EventSink::Noop } else { configured };
         Ok(Config {
             namespaces,
             profile,

@@ -5,6 +5,15 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// A `CELLOS_EVENT_SINK` value that names no sink.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    #[error("CELLOS_EVENT_SINK: jsonl path {0:?} must be absolute")]
+    RelativePath(String),
+    #[error("CELLOS_EVENT_SINK {0:?} is not one of: jsonl:/ABSOLUTE/PATH, stderr")]
+    Unknown(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventSink {
     Noop,
@@ -14,18 +23,14 @@ pub enum EventSink {
 
 impl EventSink {
     /// `jsonl:PATH` or `stderr`.
-    pub fn parse(s: &str) -> Result<EventSink, String> {
+    pub fn parse(s: &str) -> Result<EventSink, SinkError> {
         if s == "stderr" {
             return Ok(EventSink::Stderr);
         }
         match s.strip_prefix("jsonl:") {
             Some(p) if p.starts_with('/') => Ok(EventSink::Jsonl(PathBuf::from(p))),
-            Some(p) => Err(format!(
-                "CELLOS_EVENT_SINK: jsonl path {p:?} must be absolute"
-            )),
-            None => Err(format!(
-                "CELLOS_EVENT_SINK {s:?} is not one of: jsonl:/ABSOLUTE/PATH, stderr"
-            )),
+            Some(p) => Err(SinkError::RelativePath(p.to_string())),
+            None => Err(SinkError::Unknown(s.to_string())),
         }
     }
 

@@ -18,7 +18,8 @@ pub use events::{EventSink, emit_to};
 pub use policy::{check_argv0, resolve_in_root};
 
 use crate::cell::{Argv0Allow, Cell, ConvertOptions, write_bundle};
-use backend::Launch;
+use crate::error::{ExecKind, chain_message};
+use backend::{BackendError, Launch};
 use oci_spec::runtime::LinuxIdMapping;
 use serde_json::json;
 use std::path::Path;
@@ -52,22 +53,15 @@ impl Refusal {
     }
 }
 
-/// Classify an error that happened before the process ran. Only a failed
-/// exec of argv[0] maps to 127 / 126; runc and libcontainer both word it
-/// `exec: "<argv0>": <reason>`. Anything else (a mount, a cgroup, ptmx...)
-/// is a runtime failure, 125, even when its reason is "no such file or
-/// directory".
-pub fn classify_start_error(msg: &str) -> i32 {
-    let Some(at) = msg.find("exec: \"") else {
-        return exit::REFUSED;
-    };
-    let exec = &msg[at..];
-    if exec.contains("executable file not found") || exec.contains("no such file or directory") {
-        exit::NOT_FOUND
-    } else if exec.contains("permission denied") || exec.contains("exec format error") {
-        exit::NOT_EXECUTABLE
-    } else {
-        exit::REFUSED
+/// The exit code of a failure before the process ran. Only a failed exec
+/// of argv[0] maps to 127 / 126; anything else (a mount, a cgroup,
+/// ptmx...) is a runtime failure, 125, even when its reason is "no such
+/// file or directory".
+pub fn start_error_code(e: &BackendError) -> i32 {
+    match e.exec_kind() {
+        Some(ExecKind::NotFound) => exit::NOT_FOUND,
+        Some(ExecKind::NotExecutable) => exit::NOT_EXECUTABLE,
+        Some(ExecKind::Refused) | None => exit::REFUSED,
     }
 }
 
@@ -80,9 +74,9 @@ pub fn run_cell_file(path: &Path, cfg: &Config) -> i32 {
             sink.emit(
                 "rejected",
                 "",
-                json!({"reason": e.to_string(), "spec": path}),
+                json!({"reason": chain_message(&e), "spec": path}),
             );
-            eprintln!("cellos: {e}");
+            eprintln!("cellos: {}", chain_message(&e));
             return exit::REFUSED;
         }
     };
@@ -143,7 +137,7 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
     };
     let result = match write_bundle(cell, &opts, &bundle) {
         Ok(()) => run_bundle(cell, cfg, sink, &container_id, &bundle),
-        Err(e) => Err(Refusal::new(exit::REFUSED, e.to_string())),
+        Err(e) => Err(Refusal::new(exit::REFUSED, chain_message(&e))),
     };
     pins.release();
     remove_bundle(&bundle);
@@ -254,9 +248,9 @@ fn run_bundle(
     };
     let pid = match backend.create(&launch) {
         Ok(pid) => pid,
-        Err(msg) => {
+        Err(e) => {
             let _ = backend.delete(container_id);
-            return Err(Refusal::new(classify_start_error(&msg), msg));
+            return Err(Refusal::new(start_error_code(&e), e.message()));
         }
     };
     sink.emit(
@@ -264,10 +258,10 @@ fn run_bundle(
         cell.id(),
         json!({"containerId": container_id, "pid": pid}),
     );
-    if let Err(msg) = backend.start(container_id) {
+    if let Err(e) = backend.start(container_id) {
         let _ = backend.delete(container_id);
         sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
-        return Err(Refusal::new(classify_start_error(&msg), msg));
+        return Err(Refusal::new(start_error_code(&e), e.message()));
     }
     sink.emit(
         "started",
@@ -319,8 +313,8 @@ fn run_bundle(
             128 + sig
         }
     };
-    if let Err(msg) = backend.delete(container_id) {
-        eprintln!("cellos: cell {:?}: delete: {msg}", cell.id());
+    if let Err(e) = backend.delete(container_id) {
+        eprintln!("cellos: cell {:?}: delete: {}", cell.id(), e.message());
     }
     sink.emit("deleted", cell.id(), json!({"containerId": container_id}));
     Ok(code)
@@ -396,13 +390,32 @@ mod tests {
                 125,
             ),
             ("open /b/config.json: permission denied".into(), 125),
-            (
-                "run /nonexistent: No such file or directory (os error 2)".into(),
-                125,
-            ),
         ];
         for (msg, want) in cases {
-            assert_eq!(classify_start_error(&msg), want, "{msg}");
+            let e = BackendError::Runtime { msg: msg.clone() };
+            assert_eq!(start_error_code(&e), want, "{msg}");
         }
+        // The built-in engine's errors by their kind; a runtime that cannot
+        // be run at all is a refusal whatever its errno says.
+        let spawn = BackendError::Spawn {
+            bin: "/nonexistent".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(start_error_code(&spawn), 125);
+        let engine = |kind| {
+            BackendError::Engine(crate::error::Error::Engine {
+                op: "create",
+                id: "c".into(),
+                cause: crate::error::EngineCause::Exec {
+                    kind,
+                    msg: "exec: \"x\": whatever the words".into(),
+                },
+            })
+        };
+        assert_eq!(start_error_code(&engine(ExecKind::NotFound)), 127);
+        assert_eq!(start_error_code(&engine(ExecKind::NotExecutable)), 126);
+        assert_eq!(start_error_code(&engine(ExecKind::Refused)), 125);
+        let gone = BackendError::Engine(crate::error::Error::NotExist("c".into()));
+        assert_eq!(start_error_code(&gone), 125);
     }
 }
