@@ -275,19 +275,4 @@ mod tests {
             );
         }
     }
-
-    #[test]
-    fn every_level_of_a_chain_is_kept_even_when_it_repeats_words() {
-        // An earlier printer dropped a level whose text was part of an
-        // outer one; a rule that never repeats a source needs no such guess.
-        let e = Error::Sys {
-            syscall: "mount",
-            target: "/a: EPERM".into(),
-            source: nix::Error::EPERM,
-        };
-        assert_eq!(
-            chain_message(&e),
-            "mount /a: EPERM: EPERM: Operation not permitted"
-        );
-    }
 }

@@ -136,4 +136,87 @@ mod tests {
         assert!(!leads("/loop"), "a loop leads nowhere");
         std::fs::remove_dir_all(&root).unwrap();
     }
+
+    /// A root removed when the test ends, failed or not.
+    struct Root(std::path::PathBuf);
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn root(name: &str) -> Root {
+        let p = std::env::temp_dir().join(format!("cellos-paths-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("etc")).unwrap();
+        Root(p)
+    }
+
+    #[test]
+    fn absolute_and_climbing_links_restart_at_the_root() {
+        let r = root("abs");
+        std::fs::write(r.0.join("etc/passwd"), "").unwrap();
+        symlink("/etc/passwd", r.0.join("pw")).unwrap();
+        symlink("../../../../../../etc/passwd", r.0.join("etc/pw2")).unwrap();
+        symlink("/../../etc", r.0.join("etc2")).unwrap();
+        let res = |p: &str| resolve_in_root(&r.0, Path::new(p)).unwrap();
+        assert_eq!(res("/pw"), Path::new("/etc/passwd"));
+        assert_eq!(res("/etc/pw2"), Path::new("/etc/passwd"));
+        assert_eq!(res("/etc2/passwd"), Path::new("/etc/passwd"));
+        assert_eq!(res("etc/../../.."), Path::new("/"));
+        // A relative path is taken from the root too.
+        assert_eq!(res("etc/passwd"), Path::new("/etc/passwd"));
+    }
+
+    #[test]
+    fn link_loops_and_long_chains_end_in_eloop() {
+        let r = root("loops");
+        symlink("b", r.0.join("a")).unwrap();
+        symlink("a", r.0.join("b")).unwrap();
+        std::fs::create_dir(r.0.join("end")).unwrap();
+        // l0 -> l1 -> ... -> l40 -> end: 41 links, one more than the kernel follows.
+        for i in 0..=40 {
+            let next = if i == 40 {
+                "end".to_string()
+            } else {
+                format!("l{}", i + 1)
+            };
+            symlink(&next, r.0.join(format!("l{i}"))).unwrap();
+        }
+        let err = |p: &str| {
+            resolve_in_root(&r.0, Path::new(p))
+                .unwrap_err()
+                .raw_os_error()
+        };
+        assert_eq!(err("/a"), Some(libc::ELOOP));
+        assert_eq!(err("/a/x"), Some(libc::ELOOP));
+        assert_eq!(err("/l0"), Some(libc::ELOOP));
+        assert_eq!(
+            resolve_in_root(&r.0, Path::new("/l1")).unwrap(),
+            Path::new("/end"),
+            "40 links are followed"
+        );
+        assert!(!leads_into(
+            &r.0,
+            Path::new("/a/proc"),
+            &[Path::new("/proc")]
+        ));
+    }
+
+    #[test]
+    fn leads_into_checks_every_step_not_only_the_end() {
+        let r = root("leads");
+        symlink("/proc/self", r.0.join("etc/me")).unwrap();
+        let proc = [Path::new("/proc")];
+        let leads = |p: &str| leads_into(&r.0, Path::new(p), &proc);
+        assert!(leads("/etc/me"), "a link whose target is in /proc");
+        assert!(leads("/etc/me/../.."), "passing through /proc counts");
+        assert!(leads("/proc"));
+        assert!(!leads("/procfs/x"), "a sibling name is not /proc");
+        assert!(!leads("/etc/../etc/x"));
+        // The dests are compared as seen from inside: a host path means nothing.
+        let host = r.0.join("etc");
+        assert!(!leads_into(&r.0, Path::new("/x"), &[host.as_path()]));
+    }
 }

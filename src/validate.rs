@@ -619,6 +619,17 @@ mod tests {
         assert_eq!(e, want);
     }
 
+    #[test]
+    fn mount_options_are_checked_one_by_one() {
+        assert_eq!(
+            check(|v| v["mounts"][0]["options"] = json!(["nosuid", "rro", "tmpcopyup"])),
+            Ok(())
+        );
+        let e = check(|v| v["mounts"][0]["options"] = json!(["ro", "size=1\u{0}k"])).unwrap_err();
+        assert!(e.starts_with("mounts[0].options[1] "), "{e}");
+        assert!(e.ends_with("must not contain a NUL byte"), "{e}");
+    }
+
     fn parse_err(text: &str) -> String {
         let e = serde_json::from_str::<Spec>(text).unwrap_err();
         parse_error(text, &e)

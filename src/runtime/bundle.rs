@@ -286,3 +286,156 @@ pub fn read_origin(dir: &Path) -> Origin {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{
+        LinuxBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, ProcessBuilder, RootBuilder,
+        SpecBuilder, UserBuilder,
+    };
+
+    /// A bundle in a fresh temp dir (removed on drop, failure included):
+    /// `rootfs/` with an /etc/passwd, `config.json` written from a Spec.
+    struct Bundle(PathBuf);
+
+    impl Drop for Bundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl Bundle {
+        fn new(name: &str, spec: &Spec) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("cellos-bundle-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("rootfs/etc")).unwrap();
+            std::fs::create_dir_all(dir.join("rootfs/work")).unwrap();
+            std::fs::write(
+                dir.join("rootfs/etc/passwd"),
+                "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n",
+            )
+            .unwrap();
+            spec.save(dir.join("config.json")).unwrap();
+            Bundle(dir)
+        }
+
+        fn scratch(&self) -> PathBuf {
+            self.0.join("scratch")
+        }
+    }
+
+    /// What runc's `spec` makes, cut down: no mounts, one namespace.
+    fn base(uid: u32, env: &[&str]) -> Spec {
+        SpecBuilder::default()
+            .root(RootBuilder::default().path("rootfs").build().unwrap())
+            .process(
+                ProcessBuilder::default()
+                    .args(vec!["/bin/sh".to_string()])
+                    .cwd("/work")
+                    .env(env.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    .user(UserBuilder::default().uid(uid).gid(uid).build().unwrap())
+                    .build()
+                    .unwrap(),
+            )
+            .mounts(vec![])
+            .linux(
+                LinuxBuilder::default()
+                    .namespaces(vec![
+                        LinuxNamespaceBuilder::default()
+                            .typ(LinuxNamespaceType::Mount)
+                            .build()
+                            .unwrap(),
+                    ])
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_config_that_needs_nothing_runs_from_the_callers_bundle() {
+        let mut spec = base(1000, &["PATH=/bin", "HOME=/h"]);
+        if let Some(l) = spec.linux_mut() {
+            l.set_cgroups_path(Some("/mine".into()));
+        }
+        let b = Bundle::new("plain", &spec);
+        let p = prepare("c1", &b.0, &b.scratch()).unwrap();
+        let bundle = b.0.canonicalize().unwrap();
+        assert_eq!(p.config_dir, bundle);
+        assert!(!b.scratch().join("config.json").exists());
+        assert_eq!(read_origin(&b.scratch()).bundle, bundle);
+        assert!(!p.origin.home_set);
+    }
+
+    #[test]
+    fn defaults_are_written_into_an_adjusted_copy() {
+        let mut spec = base(1000, &["PATH=/bin"]);
+        if let Some(p) = spec.process_mut() {
+            p.set_no_new_privileges(Some(false));
+        }
+        let b = Bundle::new("adjusted", &spec);
+        let p = prepare("c2", &b.0, &b.scratch()).unwrap();
+        assert_eq!(p.config_dir, b.scratch());
+        // What libcontainer will read, as a Spec, and the caller's untouched.
+        let written = Spec::load(b.scratch().join("config.json")).unwrap();
+        assert_eq!(written, p.spec);
+        let process = written.process().as_ref().unwrap();
+        let env = process.env().as_ref().unwrap();
+        assert!(env.contains(&"HOME=/home/u".to_string()), "{env:?}");
+        assert_eq!(process.no_new_privileges(), None);
+        let linux = written.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/cellos-c2"))
+        );
+        let rootfs = b.0.join("rootfs").canonicalize().unwrap();
+        assert_eq!(written.root().as_ref().unwrap().path(), &rootfs);
+        assert!(p.origin.home_set);
+        assert!(read_origin(&b.scratch()).home_set);
+        assert_eq!(Spec::load(b.0.join("config.json")).unwrap(), spec);
+    }
+
+    fn refused(id: &str, b: &Bundle) -> Error {
+        match prepare(id, &b.0, &b.scratch()) {
+            Ok(_) => panic!("{id}: prepared"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_the_field() {
+        let config = |b: &Bundle| b.0.canonicalize().unwrap().join("config.json");
+        let mut spec = base(0, &["HOME=/"]);
+        spec.set_process(None);
+        let b = Bundle::new("noprocess", &spec);
+        let e = refused("c3", &b);
+        assert_eq!(
+            e.to_string(),
+            format!("{}: process is missing", config(&b).display())
+        );
+
+        let mut spec = base(0, &["HOME=/"]);
+        if let Some(p) = spec.process_mut() {
+            p.set_cwd("/no/such".into());
+        }
+        let b = Bundle::new("nocwd", &spec);
+        let e = refused("c4", &b);
+        assert_eq!(
+            e.to_string(),
+            "chdir to cwd \"/no/such\" set in config.json failed: no such directory in the rootfs"
+        );
+
+        let b = Bundle::new("devnull", &base(0, &["HOME=/"]));
+        std::fs::create_dir_all(b.0.join("rootfs/dev")).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", b.0.join("rootfs/dev/null")).unwrap();
+        let e = refused("c5", &b);
+        assert!(matches!(e, Error::ImageSymlink { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("dev/null is a symlink in the rootfs (to /etc/shadow)")
+        );
+    }
+}

@@ -97,6 +97,42 @@ fn root_owner(spec: &Spec) -> (u32, u32) {
     )
 }
 
+/// A tmpcopyup mount's options, sorted for the two mounts made of it.
+#[derive(Debug, PartialEq)]
+struct Split {
+    /// For the staging tmpfs: the flags that protect its content.
+    flags: MsFlags,
+    /// For the staging tmpfs: what tmpfs reads as its own (size, mode...).
+    data: String,
+    /// For the bind libcontainer makes: every flag option, after `rbind`.
+    bind_opts: Vec<String>,
+}
+
+fn split_options(opts: &[String]) -> Split {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    let mut bind_opts = vec!["rbind".to_string()];
+    for o in opts {
+        match o.as_str() {
+            "tmpcopyup" => continue,
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            _ => {}
+        }
+        if FLAG_OPTIONS.contains(&o.as_str()) {
+            bind_opts.push(o.clone());
+        } else {
+            data.push(o.as_str());
+        }
+    }
+    Split {
+        flags,
+        data: data.join(","),
+        bind_opts,
+    }
+}
+
 /// Rewrite every `tmpcopyup` tmpfs in `spec` into a bind of a prepared
 /// tmpfs under `stage_dir`. Returns whether anything changed.
 pub fn prepare_tmpcopyup(
@@ -118,28 +154,14 @@ pub fn prepare_tmpcopyup(
         if !has_tmpcopyup(m) {
             continue;
         }
-        let opts = m.options().clone().unwrap_or_default();
-        let mut flags = MsFlags::empty();
-        let mut data = Vec::new();
-        let mut bind_opts = vec!["rbind".to_string()];
-        for o in &opts {
-            match o.as_str() {
-                "tmpcopyup" => {}
-                "nosuid" => flags |= MsFlags::MS_NOSUID,
-                "nodev" => flags |= MsFlags::MS_NODEV,
-                "noexec" => flags |= MsFlags::MS_NOEXEC,
-                _ => {}
-            }
-            if FLAG_OPTIONS.contains(&o.as_str()) {
-                bind_opts.push(o.clone());
-            } else if o != "tmpcopyup" {
-                data.push(o.clone());
-            }
-        }
+        let Split {
+            flags,
+            data,
+            bind_opts,
+        } = split_options(m.options().as_deref().unwrap_or_default());
         let stage = stage_dir.join(format!("tmpcopyup-{n}"));
         std::fs::create_dir_all(&stage).map_err(|e| Error::io(&stage, e))?;
         staging.dirs.push(stage.clone());
-        let data = data.join(",");
         mount(
             Some("tmpfs"),
             &stage,
@@ -202,4 +224,56 @@ fn copy_image_content(rootfs: &Path, dest: &Path, stage: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::MountBuilder;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_split_into_tmpfs_data_flags_and_bind_options() {
+        let s = split_options(&strings(&[
+            "nosuid",
+            "tmpcopyup",
+            "size=64k",
+            "mode=1777",
+            "noexec",
+            "ro",
+        ]));
+        assert_eq!(s.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
+        assert_eq!(s.data, "size=64k,mode=1777");
+        assert_eq!(s.bind_opts, strings(&["rbind", "nosuid", "noexec", "ro"]));
+        let bare = split_options(&strings(&["tmpcopyup"]));
+        assert_eq!(bare.flags, MsFlags::empty());
+        assert_eq!(bare.data, "");
+        assert_eq!(bare.bind_opts, strings(&["rbind"]));
+    }
+
+    #[test]
+    fn only_a_tmpfs_asks_for_tmpcopyup() {
+        let mount = |typ: &str, opts: &[&str]| {
+            MountBuilder::default()
+                .destination("/tmp")
+                .typ(typ)
+                .options(strings(opts))
+                .build()
+                .unwrap()
+        };
+        assert!(has_tmpcopyup(&mount("tmpfs", &["tmpcopyup", "nosuid"])));
+        assert!(!has_tmpcopyup(&mount("tmpfs", &["nosuid"])));
+        assert!(!has_tmpcopyup(&mount("bind", &["tmpcopyup"])));
+        // Nothing to rewrite: the spec is untouched and nothing is mounted.
+        let mut spec = Spec::default();
+        spec.set_mounts(Some(vec![mount("tmpfs", &["nosuid"])]));
+        let before = spec.clone();
+        let mut staging = Staging::default();
+        let dir = Path::new("/nonexistent-stage");
+        assert!(!prepare_tmpcopyup(&mut spec, dir, dir, &mut staging).unwrap());
+        assert_eq!(spec, before);
+    }
 }
