@@ -129,6 +129,7 @@ fn main() {
         Command::State(a) => commands::state::run(&g, a),
         Command::Kill(a) => commands::kill::run(&g, a),
         Command::Delete(a) => commands::delete::run(&g, a),
+        Command::Run(a) if a.cell.is_some() => run_cell(&g, a),
         Command::Run(a) => commands::run::run(&g, a),
         Command::Exec(a) => commands::exec::run(&g, a),
         Command::Ps(a) => commands::ps::run(&g, a),
@@ -152,4 +153,23 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// `run --cell SPEC`: the supervisor's pipeline with this runtime's --root
+/// and cgroup driver. Its exit codes are the supervisor's: a refused
+/// setting exits 125 with one `cellos:` line, not with the CLI's 1.
+fn run_cell(g: &Global, args: commands::run::Run) -> anyhow::Result<i32> {
+    use cellos_runtime::supervisor::{Config, run_cell_file};
+    cellos_runtime::runtime::seal::ensure_sealed()?;
+    if args.container_id.is_some() {
+        anyhow::bail!("run --cell takes no container ID (it is derived from spec.id)");
+    }
+    let cell = args.cell.unwrap_or_default();
+    Ok(match Config::for_runtime(&g.root, g.systemd_cgroup) {
+        Ok(cfg) => run_cell_file(&cell, &cfg),
+        Err(r) => {
+            eprintln!("cellos: {}", r.msg);
+            r.code
+        }
+    })
 }

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 /// Whether the bundle's process asks for a terminal (errors surface in create).
 fn wants_terminal(bundle: &Path) -> bool {
-    std::fs::read(bundle.join("config.json"))
+    oci_spec::runtime::Spec::load(bundle.join("config.json"))
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["process"]["terminal"] == true)
+        .and_then(|s| s.process().as_ref()?.terminal())
+        == Some(true)
 }
 
 #[derive(clap::Args, Debug)]
@@ -30,22 +30,7 @@ pub struct Run {
 
 pub fn run(g: &Global, args: Run) -> Status {
     crate::runtime::seal::ensure_sealed()?;
-    if let Some(cell) = &args.cell {
-        if args.container_id.is_some() {
-            anyhow::bail!("run --cell takes no container ID (it is derived from spec.id)");
-        }
-        // A refused setting exits like `cellos-supervisor` does (125 and
-        // one `cellos:` line), not with the runtime CLI's 1.
-        return Ok(
-            match crate::supervisor::Config::for_runtime(&g.root, g.systemd_cgroup) {
-                Ok(cfg) => crate::supervisor::run_cell_file(cell, &cfg),
-                Err(r) => {
-                    eprintln!("cellos: {}", r.msg);
-                    r.code
-                }
-            },
-        );
-    }
+    // `run --cell` is the supervisor's (the binary sends it there).
     let id = args.container_id.clone().unwrap_or_default();
     let rt = g.runtime()?;
     if args.detach {
