@@ -9,6 +9,7 @@
 //! small shared page, and `report_error` appends it, so that the user sees
 //! which mount or path failed (containerd and podman show only our last line).
 
+use oci_spec::runtime::Mount;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
@@ -206,33 +207,46 @@ fn child_cause() -> Option<&'static ChildCause> {
     CHILD_CAUSE.get_or_init(ChildCause::new).as_ref()
 }
 
+/// The mounts of the config libcontainer is about to run (set by the
+/// engine before it forks; the children that log see their copy).
+static EXPECTED_MOUNTS: Mutex<Vec<Mount>> = Mutex::new(Vec::new());
+
+/// Tell the error report which mounts the container's config has, so that
+/// a failed one can be named from its fields (`tidy_mount_error`).
+pub fn expect_mounts(mounts: &[Mount]) {
+    *EXPECTED_MOUNTS.lock().unwrap_or_else(|e| e.into_inner()) = mounts.to_vec();
+}
+
 /// libcontainer names a failed mount by its Debug form,
-/// `failed to mount Mount { destination: "/x", typ: …, source: Some("/s"), … }: why`;
-/// say it as runc does: `error mounting "/s" to rootfs at "/x": why`.
+/// `failed to mount Mount { destination: "/x", … }: why`. Find which of the
+/// config's mounts that is (by rendering each the same way, not by reading
+/// the text back) and say it as runc does:
+/// `error mounting "/s" to rootfs at "/x": why`.
 fn tidy_mount_error(cause: &str) -> String {
-    let tidy = || -> Option<String> {
-        let rest = cause.strip_prefix("failed to mount Mount { destination: \"")?;
-        let (dest, rest) = rest.split_once('"')?;
-        let (fields, why) = rest.split_once(" }: ")?;
-        let field = |name: &str| {
-            fields
-                .split_once(&format!("{name}: Some(\""))
-                .and_then(|(_, r)| r.split_once('"'))
-                .map(|(s, _)| s)
-        };
-        // The filesystem type, unless it is a bind mount (named by its source).
-        let typ = field("typ")
-            .filter(|t| *t != "bind")
-            .map(|t| format!(" (type \"{t}\")"))
-            .unwrap_or_default();
-        Some(match field("source") {
-            Some(src) => {
-                format!("error mounting \"{src}\"{typ} to rootfs at \"{dest}\": {why}")
-            }
-            None => format!("error mounting{typ} to rootfs at \"{dest}\": {why}"),
-        })
+    let mounts = EXPECTED_MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let found = mounts.iter().find_map(|m| {
+        cause
+            .strip_prefix(&format!("failed to mount {m:?}: "))
+            .map(|why| (m, why))
+    });
+    let Some((m, why)) = found else {
+        return cause.to_string();
     };
-    tidy().unwrap_or_else(|| cause.to_string())
+    let dest = m.destination().display();
+    // The filesystem type, unless it is a bind mount (named by its source).
+    let typ = m
+        .typ()
+        .as_deref()
+        .filter(|t| *t != "bind")
+        .map(|t| format!(" (type \"{t}\")"))
+        .unwrap_or_default();
+    match m.source() {
+        Some(src) => format!(
+            "error mounting \"{}\"{typ} to rootfs at \"{dest}\": {why}",
+            src.display()
+        ),
+        None => format!("error mounting{typ} to rootfs at \"{dest}\": {why}"),
+    }
 }
 
 /// `msg`, with the cause a child logged appended when `msg` does not say it
@@ -698,24 +712,43 @@ mod tests {
 
     #[test]
     fn mount_errors_read_like_runcs() {
+        use oci_spec::runtime::MountBuilder;
+        let bind = MountBuilder::default()
+            .destination("/etc/passwd/x")
+            .typ("bind")
+            .source("/tmp/f")
+            .options(vec!["rbind".to_string()])
+            .build()
+            .unwrap();
+        let bogus = MountBuilder::default()
+            .destination("/mnt")
+            .typ("bogusfs")
+            .source("none")
+            .build()
+            .unwrap();
+        let tmpfs = MountBuilder::default()
+            .destination("/run")
+            .typ("tmpfs")
+            .build()
+            .unwrap();
+        expect_mounts(&[bind.clone(), bogus.clone(), tmpfs.clone()]);
+        let why = "cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY";
         assert_eq!(
-            tidy_mount_error(
-                "failed to mount Mount { destination: \"/etc/passwd/x\", typ: Some(\"bind\"), \
-                 source: Some(\"/tmp/f\"), options: Some([\"rbind\"]), uid_mappings: None, \
-                 gid_mappings: None }: cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
-            ),
-            "error mounting \"/tmp/f\" to rootfs at \"/etc/passwd/x\": \
-             cannot re-open [9]<\"/r/etc/passwd\"> with O_DIRECTORY"
+            tidy_mount_error(&format!("failed to mount {bind:?}: {why}")),
+            format!("error mounting \"/tmp/f\" to rootfs at \"/etc/passwd/x\": {why}")
         );
         assert_eq!(
-            tidy_mount_error(
-                "failed to mount Mount { destination: \"/mnt\", typ: Some(\"bogusfs\"), \
-                 source: Some(\"none\"), options: None, uid_mappings: None, \
-                 gid_mappings: None }: ENODEV: No such device"
-            ),
+            tidy_mount_error(&format!(
+                "failed to mount {bogus:?}: ENODEV: No such device"
+            )),
             "error mounting \"none\" (type \"bogusfs\") to rootfs at \"/mnt\": ENODEV: No such device"
         );
+        assert_eq!(
+            tidy_mount_error(&format!("failed to mount {tmpfs:?}: EPERM")),
+            "error mounting (type \"tmpfs\") to rootfs at \"/run\": EPERM"
+        );
         assert_eq!(tidy_mount_error("something else: x"), "something else: x");
+        expect_mounts(&[]);
     }
 
     fn event(msg: &str, fields: &[(&'static str, &str)]) -> String {

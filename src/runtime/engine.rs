@@ -325,6 +325,8 @@ impl Runtime {
             join_session_keyring()?;
         }
         let _marker = fork_marker(&self.scratch_dir(&opts.id));
+        // A mount libcontainer fails is reported from its fields.
+        crate::logging::expect_mounts(spec.mounts().as_deref().unwrap_or_default());
         // libcontainer runs our adjusted copy of the config (if any) but
         // records the caller's bundle, which hooks and `state` report.
         let mut init = self
