@@ -33,12 +33,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{what} {path}: {msg}")]
-    BadFile {
-        what: &'static str,
+    /// config.json that is not a runtime-spec config; `msg` names the
+    /// field and what is wrong with it (validate::parse_error).
+    #[error("parse {path}: {msg}")]
+    Parse { path: PathBuf, msg: String },
+    #[error("rootfs {path}")]
+    Rootfs {
         path: PathBuf,
-        msg: String,
+        #[source]
+        source: std::io::Error,
     },
+    #[error("rootfs {path}: not a directory")]
+    RootfsNotDir { path: PathBuf },
     #[error("{0}")]
     Unsupported(String),
     #[error("{syscall} {target}")]

@@ -164,8 +164,7 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
         .map_err(|e| Error::io(bundle_arg, e))?;
     let config = bundle.join("config.json");
     let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
-    let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::BadFile {
-        what: "parse",
+    let mut spec: Spec = serde_json::from_str(&text).map_err(|e| Error::Parse {
         path: config.clone(),
         msg: crate::validate::parse_error(&text, &e),
     })?;
@@ -178,17 +177,12 @@ pub fn prepare(id: &str, bundle_arg: &Path, dir: &Path) -> Result<Prepared> {
     } else {
         bundle.join(root.path())
     };
-    let rootfs = rootfs_path.canonicalize().map_err(|e| Error::BadFile {
-        what: "rootfs",
+    let rootfs = rootfs_path.canonicalize().map_err(|source| Error::Rootfs {
         path: rootfs_path.clone(),
-        msg: e.to_string(),
+        source,
     })?;
     if !rootfs.is_dir() {
-        return Err(Error::BadFile {
-            what: "rootfs",
-            path: rootfs_path,
-            msg: "not a directory".into(),
-        });
+        return Err(Error::RootfsNotDir { path: rootfs_path });
     }
     if spec.process().is_none() {
         return Err(Error::MissingSection {
