@@ -2,7 +2,7 @@
 //! exec or delete leaves nothing that `delete --force` cannot clean, and
 //! concurrent verbs on one container are serialized by its lock.
 //!
-//! The named pause points are cellos-only test plumbing (src/crashpoints.rs):
+//! The named pause points are cellos-only test plumbing (src/runtime/crashpoints.rs):
 //! with a control runtime those tests say so and skip.
 
 mod common;
