@@ -183,16 +183,17 @@ impl Error {
 /// by ": " (see the rule at the top). Control characters are escaped:
 /// serde quotes a bad key or variant as it was written, newline included.
 pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let s = escape_controls(&e.to_string());
-        if !s.is_empty() {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
+    chain_texts(err).collect::<Vec<_>>().join(": ")
+}
+
+/// Each level's own text (control characters escaped), outermost first,
+/// empty ones left out.
+pub fn chain_texts<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = String> + 'a {
+    std::iter::successors(Some(err), |e| e.source())
+        .map(|e| escape_controls(&e.to_string()))
+        .filter(|s| !s.is_empty())
 }
 
 /// `s` with control characters written as escapes (`\n`, `\u{1b}`).

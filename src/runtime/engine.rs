@@ -94,13 +94,10 @@ fn engine_failure(op: &'static str, id: &str, e: &(dyn std::error::Error + 'stat
 /// variants both print and return their source.
 fn engine_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let s = crate::error::escape_controls(&e.to_string());
-        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+    for s in crate::error::chain_texts(err) {
+        if !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
-        cur = e.source();
     }
     parts.join(": ")
 }
@@ -587,7 +584,7 @@ impl Container {
             Err(LibcontainerError::Hook(e)) if self.status() == Status::Running => {
                 warn(&format!(
                     "container \"{id}\": poststart hook failed: {}",
-                    chain_message(&e)
+                    engine_chain(&e)
                 ));
             }
             Err(e) => return Err(engine_err("start", &id, e)),
@@ -698,7 +695,7 @@ impl Container {
             warn(&format!(
                 "container \"{}\": freeze before kill --all failed: {}",
                 self.id(),
-                chain_message(&e)
+                engine_chain(&e)
             ));
         }
         let pids = self.pids();
@@ -798,7 +795,7 @@ impl Container {
                 Err(LibcontainerError::Hook(e)) => {
                     warn(&format!(
                         "container \"{id}\": poststop hook failed: {}",
-                        chain_message(&e)
+                        engine_chain(&e)
                     ));
                     break std::fs::remove_dir_all(&self.inner.root)
                         .map_err(|e| Error::io(&self.inner.root, e));
