@@ -1,5 +1,6 @@
 //! Lifecycle events: CloudEvents 1.0 JSON lines on `jsonl:PATH` or on
-//! stderr (never stdout), none with `CELL_OS_USE_NOOP_SINK=1`.
+//! stderr (never stdout), none with `CELLOS_USE_NOOP_SINK=1` (or its alias
+//! `CELL_OS_USE_NOOP_SINK=1`).
 
 mod cellcommon;
 
@@ -251,8 +252,13 @@ fn noop_sink_emits_nothing() {
     let sink = format!("jsonl:{}", events.display());
     let id = ctx.id("noop");
     let f = ctx.spec_file(&sh_cell(&id, "echo quiet"));
-    for sink_env in [None, Some(sink.as_str()), Some("stderr")] {
-        let mut env = vec![("CELL_OS_USE_NOOP_SINK", "1")];
+    // CELLOS_USE_NOOP_SINK, and the seed contract's spelling as its alias.
+    let noops = ["CELLOS_USE_NOOP_SINK", "CELL_OS_USE_NOOP_SINK"];
+    for (noop, sink_env) in noops
+        .iter()
+        .flat_map(|n| [(n, None), (n, Some(sink.as_str())), (n, Some("stderr"))])
+    {
+        let mut env = vec![(*noop, "1")];
         if let Some(s) = sink_env {
             env.push(("CELLOS_EVENT_SINK", s));
         }
