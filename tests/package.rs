@@ -9,12 +9,12 @@
 //! The package is $CELLOS_TEST_DEB, else the newest target/deb/*.deb, else
 //! one built now with `make deb` (a release build: minutes).
 
-mod common;
+mod support;
 
-use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use support::*;
 
 const PKG_TIMEOUT: Duration = Duration::from_secs(900);
 

@@ -5,11 +5,11 @@
 //! behind. `cargo test --test runtime_bad_input -- --nocapture` prints the
 //! table of messages.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// Rust Debug text that must never reach a user.
 const DEBUG_TEXT: &[&str] = &[

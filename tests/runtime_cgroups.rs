@@ -1,11 +1,11 @@
 //! cgroup limits: applied at create, changed by update, read back from the
 //! cgroup filesystem.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// The memory limit file of the container's cgroup (v1 or v2 wording).
 fn memory_limit(id: &str) -> String {

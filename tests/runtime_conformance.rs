@@ -2,10 +2,10 @@
 //! libcontainer 0.7 got wrong (each fixed in vendor/libcontainer, see
 //! PATCHES.md): a seccomp profile that denies getcwd, disableOOMKiller.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
+use support::*;
 
 /// A profile denying getcwd must not break create: the runtime checks the
 /// cwd before such a profile is loaded (crun passes, runc 1.1 fails).

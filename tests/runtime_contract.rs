@@ -1,13 +1,13 @@
 //! The exact command lines containerd and podman send (see
 //! /work/shared/runtime-cli-contract.md), and what they read back.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

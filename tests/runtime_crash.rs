@@ -5,12 +5,12 @@
 //! The named pause points are cellos-only test plumbing (src/crashpoints.rs):
 //! with a control runtime those tests say so and skip.
 
-mod common;
-use common::*;
+mod support;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 /// A sleeper's bundle with a podman `tmpcopyup` tmpfs, so that create also
 /// has host mounts (its staging tmpfs) to leave behind.

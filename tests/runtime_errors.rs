@@ -2,12 +2,12 @@
 //! message as a runc-shaped JSON line in the --log file, and nothing left
 //! behind (no state, no cgroup, no process).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use support::*;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

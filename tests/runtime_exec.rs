@@ -1,10 +1,10 @@
 //! exec into a running container: output, exit codes and every flag.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 #[test]
 fn exec_output_and_exit_code() {

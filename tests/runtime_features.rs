@@ -4,11 +4,11 @@
 //! document leaves out because the runtime does not implement them must be
 //! refused, not dropped in silence.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use support::*;
 
 /// Where the test mounts (the fixture has an empty /mnt).
 const TARGET: &str = "/mnt";

@@ -1,10 +1,10 @@
 //! OCI hooks: each runs at its point of the lifecycle with the state JSON on stdin.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::Path;
+use support::*;
 
 /// A hook that saves its stdin (the state JSON) into `file`.
 fn saving_hook(file: &Path) -> Value {

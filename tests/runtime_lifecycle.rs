@@ -1,10 +1,10 @@
 //! The container state machine: create, start, exit, delete, list, pause, resume.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
+use support::*;
 
 #[test]
 fn create_start_stop_delete() {

@@ -1,9 +1,9 @@
 //! Many containers and execs at once: nothing hangs, every status is right.
 
-mod common;
+mod support;
 
-use common::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Regression: a container whose process exits at once must not be missed
 /// (youki 0.7 could hang forever in a foreground run of /bin/true).

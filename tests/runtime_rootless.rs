@@ -3,13 +3,13 @@
 //! own (cgroup v1 here). Also: an exec'd process joins the container's
 //! user namespace, for root as well.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use support::*;
 
 const NOBODY: u32 = 65534;
 

@@ -1,11 +1,11 @@
 //! Security settings really take effect inside the container, and nothing of
 //! the host leaks in (fds, the runtime binary, symlinked mount targets).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::Path;
+use support::*;
 
 fn only_caps(c: &mut serde_json::Value, caps: &[&str]) {
     c["process"]["capabilities"] = json!({

@@ -1,14 +1,14 @@
 //! Terminals: the pty master arrives over --console-socket (SCM_RIGHTS).
 
-mod common;
+mod support;
 
-use common::*;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Accept one connection on `listener` (within a timeout) and receive the
 /// fd it sends with SCM_RIGHTS.

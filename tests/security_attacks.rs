@@ -2,11 +2,11 @@
 //! unwrapping of its seal), each performed for real against the runtime.
 //! Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// Every capability this host grants (CAP_SYS_RESOURCE is not in its bounding
 /// set): the attacker has CAP_SYS_ADMIN and no user namespace.

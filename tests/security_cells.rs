@@ -3,11 +3,11 @@
 //! asserts that it fails and that the host is unchanged. Where the cell can
 //! also be run by Debian's runc (the `oci` backend), that run is the control.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -373,7 +373,7 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
         set(&mut spec, "/spec/rootfs", json!(rootfs));
         set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
         let bundle = ctx.tmp.join(format!("bundle-{}", ctx.marker()));
-        let mut convert = ctx.command(RUNTIME, &[]);
+        let mut convert = ctx.command(BIN, &[]);
         convert
             .args(["convert", "--bundle"])
             .arg(&bundle)
@@ -389,7 +389,7 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
         oci.set_annotations(Some(ann));
         oci.save(&config).unwrap();
         let id = ctx.runc_id("incell");
-        let mut cmd = ctx.command(RUNTIME, &[]);
+        let mut cmd = ctx.command(BIN, &[]);
         cmd.arg("--root")
             .arg(&root)
             .args(["run", "--bundle"])

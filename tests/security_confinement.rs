@@ -2,11 +2,11 @@
 //! read-only and masked paths, the devices cgroup, capabilities and
 //! noNewPrivileges. Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
+use support::*;
 
 /// Every capability this host grants (its bounding set lacks CAP_SYS_RESOURCE):
 /// what confines the process must be the paths, not missing capabilities.

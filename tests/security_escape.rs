@@ -3,12 +3,12 @@
 //! sysctls) must not reach a host file, a host fd or host procfs.
 //! Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use support::*;
 
 fn use_rootfs(c: &mut serde_json::Value, rootfs: &Path) {
     c["root"] = json!({"path": rootfs, "readonly": false});

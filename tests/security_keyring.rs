@@ -2,11 +2,11 @@
 //! denies keyctl (issue 9, finding 6): the runtime joins a new one before
 //! any seccomp filter exists, not inside the container afterwards.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::ffi::CString;
+use support::*;
 
 /// Make the calling thread's session keyring a fresh one named `name`, that
 /// only a possessor can see in /proc/keys. Keyrings live in the thread's

@@ -3,15 +3,15 @@
 //! `kill --all`, racing duplicate creates, and what the runtime leaves
 //! behind (an empty `@bundles/`, unreaped children).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::ffi::CString;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
+use support::*;
 
 /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks.
 fn start_time(pid: i32) -> Option<u64> {

@@ -7,12 +7,12 @@
 //! process file. The marker must never appear, and `HOME` must be the one
 //! the image's /etc/passwd gives (runc's rule: "/" when there is none).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::*;
 
 /// The constructor writes where the process sees `/nss-ran` (the image's
 /// root, writable here) and to a host path, in case something on the host

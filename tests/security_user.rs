@@ -10,11 +10,10 @@
 //!   appends, `--cap` never touches the inheritable set and reaches ambient
 //!   only when the process already has an inheritable set.
 
-mod cellcommon;
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 const RANGE: &str = "uids and gids must be in range 0-2147483647";
 
@@ -153,13 +152,13 @@ fn cell_ids_out_of_range_are_refused() {
         println!("skipped for the control: cells are a cellos-runtime feature");
         return;
     }
-    let ctx = cellcommon::Ctx::new("uidrange");
+    let ctx = Ctx::new("uidrange");
     for (field, user) in [
         ("spec.run.user.uid", json!({"uid": 4294967295u32})),
         ("spec.run.user.gid", json!({"uid": 1, "gid": 4294967295u32})),
     ] {
-        let mut spec = cellcommon::sh_cell(&ctx.id("uid"), "id");
-        cellcommon::set(&mut spec, "/spec/run/user", user);
+        let mut spec = sh_cell(&ctx.id("uid"), "id");
+        set(&mut spec, "/spec/run/user", user);
         let file = ctx.spec_file(&spec);
         // Events to a file of their own, so the state dir stays untouched.
         let sink = format!("jsonl:{}", ctx.tmp.join("events.jsonl").display());

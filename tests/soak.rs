@@ -4,11 +4,11 @@
 //! nothing leaked: processes, cgroups, mounts, our own fds, state files,
 //! temp files. Prints the time per lifecycle (median, p95) and the totals.
 
-mod common;
-use common::*;
+mod support;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::*;
 
 const SEQUENTIAL: usize = 1000;
 const CONCURRENT: usize = 100;
