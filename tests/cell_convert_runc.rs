@@ -1,14 +1,14 @@
 //! `cellos-runtime convert SPEC --bundle DIR` writes a plain OCI bundle
 //! that Debian's runc runs with the same behaviour as the supervisor.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::process::Command;
+use support::*;
 
 fn convert(ctx: &Ctx, spec: &std::path::Path, bundle: &std::path::Path) -> Out {
-    let mut cmd = ctx.command(RUNTIME, &[]);
+    let mut cmd = ctx.command(BIN, &[]);
     cmd.arg("convert").arg(spec).arg("--bundle").arg(bundle);
     run(cmd)
 }

@@ -1,10 +1,10 @@
 //! What a cell can see and touch of the host, and of other cells.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 

@@ -2,11 +2,11 @@
 //! same exit codes and output, bundle removed afterwards, and overlapping
 //! runs of one spec id do not collide.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -55,7 +55,7 @@ fn the_bundle_exists_while_running_and_is_removed_after() {
         let id = ctx.id("b");
         let spec = sh_cell(&id, &format!("sleep {m} & wait; echo done"));
         let f = ctx.spec_file(&spec);
-        let mut cmd = ctx.command(RUNTIME, &[NOOP]);
+        let mut cmd = ctx.command(BIN, &[NOOP]);
         if !with_state_dir {
             cmd.env_remove("CELLOS_STATE_DIR");
         }

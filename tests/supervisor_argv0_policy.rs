@@ -4,11 +4,11 @@
 //! exits 125 and never starts: every command here would create a marker
 //! file on a writable grant, and the marker must not exist afterwards.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 

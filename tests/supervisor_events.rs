@@ -1,11 +1,11 @@
 //! Lifecycle events: CloudEvents 1.0 JSON lines on `jsonl:PATH` or on
 //! stderr (never stdout), none with `CELL_OS_USE_NOOP_SINK=1`.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use support::*;
 
 #[track_caller]
 fn assert_cloudevent(e: &Value, subject: &str) {

@@ -3,12 +3,12 @@
 //! signal, 124 for an expired TTL, 125 for a failure before the process
 //! started, 126 / 127 for argv[0] not executable / not found.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -47,7 +47,7 @@ fn a_cell_killed_by_a_signal_exits_128_plus_n() {
     }
     // The oci backends report the same.
     let f = ctx.spec_file(&sh_cell(&ctx.id("oci"), "echo before; kill -KILL $$"));
-    for rt in [RUNTIME, RUNC] {
+    for rt in [BIN, RUNC] {
         let env = [
             NOOP,
             ("CELLOS_SUBPROCESS_UNSHARE", "mnt"),

@@ -1,11 +1,11 @@
 //! CELLOS_SUBPROCESS_UNSHARE, CELLOS_DEPLOYMENT_PROFILE and
 //! CELLOS_CELL_BACKEND: every accepted value does what it says.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 const ALL: [&str; 7] = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"];
@@ -200,10 +200,7 @@ fn backend_oci_default_runtime() {
 fn backend_oci_cellos_runtime() {
     backend_runs_the_same_cell(
         "beocicellos",
-        &[
-            ("CELLOS_CELL_BACKEND", "oci"),
-            ("CELLOS_OCI_RUNTIME", RUNTIME),
-        ],
+        &[("CELLOS_CELL_BACKEND", "oci"), ("CELLOS_OCI_RUNTIME", BIN)],
     );
 }
 
