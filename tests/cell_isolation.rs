@@ -12,6 +12,7 @@ const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 /// and the host directory is untouched.
 #[test]
 fn parallel_cells_sharing_a_workspace_never_see_each_other() {
+    require_root!();
     let ctx = Ctx::new("sharedwd");
     let shared = ctx.dir("shared");
     std::fs::write(shared.join("host-file.txt"), "host data\n").unwrap();
@@ -164,6 +165,7 @@ fn tmp_is_a_fresh_tmpfs() {
 /// every backend and with a workspace, grants and a TTL kill.
 #[test]
 fn the_host_mount_table_is_unchanged() {
+    require_root!();
     let ctx = Ctx::new("mounttable");
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let grant = ctx.dir("grant");

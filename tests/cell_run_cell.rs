@@ -47,6 +47,7 @@ fn run_cell_matches_the_supervisor() {
 /// afterwards; without CELLOS_STATE_DIR the runtime's --root holds it.
 #[test]
 fn the_bundle_exists_while_running_and_is_removed_after() {
+    require_root!();
     let ctx = Ctx::new("runcellbundle");
     let root = ctx.tmp.join("own-root");
     ctx.track_root(&root);
@@ -104,6 +105,7 @@ fn the_bundle_exists_while_running_and_is_removed_after() {
 /// on a shared grant, so they really do overlap.
 #[test]
 fn overlapping_runs_of_one_spec_both_succeed() {
+    require_root!();
     let ctx = Ctx::new("runcelloverlap");
     let flags = ctx.dir("flags");
     let events = ctx.tmp.join("events.jsonl");

@@ -15,6 +15,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn containerd_lifecycle_lines() {
+    require_root!();
     let env = Env::new("ctrd");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -119,6 +120,7 @@ fn containerd_lifecycle_lines() {
 
 #[test]
 fn kill_with_number_reaches_the_init() {
+    require_root!();
     let env = Env::new("killnum");
     // A shell that reports the signal it got.
     let (id, bundle) = env.create_started(&[
@@ -138,6 +140,7 @@ fn kill_with_number_reaches_the_init() {
 
 #[test]
 fn failed_create_then_forced_delete() {
+    require_root!();
     // After a failed create containerd sends only `delete --force`.
     let env = Env::new("failcreate");
     let bundle = env.bundle_args(&["/no/such/binary"]);
@@ -178,6 +181,7 @@ fn failed_create_then_forced_delete() {
 
 #[test]
 fn podman_log_flag_forms() {
+    require_root!();
     let env = Env::new("podmanlog");
     let bundle = env.bundle_args(&["nonexistent"]);
     let id = env.id();
@@ -220,6 +224,7 @@ fn podman_log_flag_forms() {
 
 #[test]
 fn podman_create_variants_and_start() {
+    require_root!();
     let env = Env::new("podmanvar");
     // --no-pivot
     let bundle = env.bundle_args(&[
@@ -249,6 +254,7 @@ fn podman_create_variants_and_start() {
 
 #[test]
 fn create_preserve_fds() {
+    require_root!();
     let env = Env::new("preservefds");
     let bundle = env.bundle_args(&[
         "sh",
@@ -287,6 +293,7 @@ fn create_preserve_fds() {
 
 #[test]
 fn update_resources_file_and_stdin() {
+    require_root!();
     let env = Env::new("updres");
     let (id, _) = env.sleeper();
     let res = env.subdir("podman").join("resources.json");
@@ -444,6 +451,7 @@ fn spec_writes_and_refuses_overwrite() {
 
 #[test]
 fn foreground_run_exit_codes() {
+    require_root!();
     let env = Env::new("fgcodes");
     env.run_args(&["sh", "-c", "exit 42"]).code(42);
     env.run_args(&["true"]).code(0);
@@ -460,6 +468,7 @@ fn foreground_run_exit_codes() {
 
 #[test]
 fn foreground_run_killed_from_host() {
+    require_root!();
     let env = Env::new("fgkill");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -477,6 +486,7 @@ fn foreground_run_killed_from_host() {
 
 #[test]
 fn foreground_run_forwards_sigterm() {
+    require_root!();
     let env = Env::new("fgterm");
     let bundle = env.bundle_args(&[
         "sh",
@@ -498,6 +508,7 @@ fn foreground_run_forwards_sigterm() {
 
 #[test]
 fn events_stats_prints_one_line() {
+    require_root!();
     let env = Env::new("events");
     let (id, _) = env.sleeper();
     let o = env.rt(&["events", "--stats", &id]);
@@ -516,6 +527,7 @@ fn events_stats_prints_one_line() {
 /// the fresh tmpfs (youki 0.7 fails with "failed to prepare rootfs").
 #[test]
 fn podman_tmpfs_tmpcopyup() {
+    require_root!();
     let env = Env::new("tmpcopyup");
     let o = env.run_with(|c| {
         set_args(
@@ -547,6 +559,7 @@ fn podman_tmpfs_tmpcopyup() {
 
 #[test]
 fn podman_exec_forms() {
+    require_root!();
     let env = Env::new("podmanexec");
     let (id, _) = env.sleeper();
     let x = env.subdir("exec");
@@ -584,6 +597,7 @@ fn podman_exec_forms() {
 
 #[test]
 fn foreground_run_passes_stdin() {
+    require_root!();
     let env = Env::new("fgstdin");
     let b = env.bundle_args(&["sh", "-c", "tr a-z A-Z"]);
     let id = env.id();
@@ -595,6 +609,7 @@ fn foreground_run_passes_stdin() {
 
 #[test]
 fn relative_bundle_is_shown_absolute() {
+    require_root!();
     let env = Env::new("relbundle");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -621,6 +636,7 @@ fn relative_bundle_is_shown_absolute() {
 
 #[test]
 fn init_killed_from_host_shows_stopped() {
+    require_root!();
     let env = Env::new("extkill");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
@@ -640,6 +656,7 @@ fn init_killed_from_host_shows_stopped() {
 
 #[test]
 fn kill_all_paused_container() {
+    require_root!();
     let env = Env::new("killallpaused");
     let (id, _) = env.sleeper();
     env.exec(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & true"])
@@ -658,6 +675,7 @@ fn kill_all_paused_container() {
 
 #[test]
 fn kill_default_signal_and_names() {
+    require_root!();
     let env = Env::new("killnames");
     let (id, bundle) = env.create_started(&[
         "sh",
@@ -676,6 +694,7 @@ fn kill_default_signal_and_names() {
 
 #[test]
 fn ps_table() {
+    require_root!();
     let env = Env::new("pstable");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap();

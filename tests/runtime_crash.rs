@@ -103,6 +103,7 @@ fn skip_control(test: &str) -> bool {
 
 #[test]
 fn create_killed_at_each_point_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("create_killed_at_each_point") {
         return;
     }
@@ -136,6 +137,7 @@ fn create_killed_at_each_point_is_cleaned_by_delete_force() {
 
 #[test]
 fn start_killed_while_holding_the_lock_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("start_killed") {
         return;
     }
@@ -151,6 +153,7 @@ fn start_killed_while_holding_the_lock_is_cleaned_by_delete_force() {
 
 #[test]
 fn delete_killed_at_each_point_is_finished_by_delete_force() {
+    require_root!();
     if skip_control("delete_killed_at_each_point") {
         return;
     }
@@ -166,6 +169,7 @@ fn delete_killed_at_each_point_is_finished_by_delete_force() {
 
 #[test]
 fn exec_killed_at_each_point_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("exec_killed_at_each_point") {
         return;
     }
@@ -209,6 +213,7 @@ fn create_killed_at_random_moments_is_cleaned_by_delete_force() {
 /// The probe's failure 1: five `delete --force` of one running container.
 #[test]
 fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
+    require_root!();
     let env = Env::new("crash-del5");
     for round in 0..5 {
         let (id, _) = env.sleeper();
@@ -236,6 +241,7 @@ fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
 /// signals (even rounds), racing with `delete --force`.
 #[test]
 fn concurrent_kill_and_force_delete() {
+    require_root!();
     let env = Env::new("crash-killdel");
     for round in 0..10 {
         let (id, _) = env.sleeper();
@@ -273,6 +279,7 @@ fn concurrent_kill_and_force_delete() {
 /// behave as if it never existed; `state` does not wait at all.
 #[test]
 fn waiters_on_a_deleted_container_see_it_gone() {
+    require_root!();
     if skip_control("waiters_on_a_deleted_container") {
         return;
     }

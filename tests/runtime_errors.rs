@@ -100,6 +100,7 @@ fn missing_rootfs() {
 
 #[test]
 fn bad_ids() {
+    require_root!();
     let env = Env::new("badids");
     let bundle = env.bundle_args(&["true"]);
     let long = "a".repeat(201);
@@ -137,6 +138,7 @@ fn bad_ids() {
 
 #[test]
 fn duplicate_id() {
+    require_root!();
     let env = Env::new("dupid");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -183,6 +185,7 @@ fn unknown_container() {
 
 #[test]
 fn bad_signals() {
+    require_root!();
     let env = Env::new("badsig");
     let (id, _) = env.sleeper();
     for sig in ["NOPE", "0", "65", "SIGFOO", "RTMAX+1"] {
@@ -195,6 +198,7 @@ fn bad_signals() {
 
 #[test]
 fn delete_running_needs_force() {
+    require_root!();
     let env = Env::new("delrunning");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
@@ -210,6 +214,7 @@ fn delete_running_needs_force() {
 
 #[test]
 fn start_twice() {
+    require_root!();
     let env = Env::new("starttwice");
     let (id, _) = env.sleeper();
     json_logged_failure(&env, &["start", &id], &[&id, "running", "not created"]);
@@ -219,6 +224,7 @@ fn start_twice() {
 
 #[test]
 fn start_stopped() {
+    require_root!();
     let env = Env::new("startstopped");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
@@ -230,6 +236,7 @@ fn start_stopped() {
 
 #[test]
 fn exec_into_stopped_or_created() {
+    require_root!();
     let env = Env::new("execstopped");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
@@ -244,6 +251,7 @@ fn exec_into_stopped_or_created() {
 
 #[test]
 fn missing_command() {
+    require_root!();
     let env = Env::new("nocmd");
     let bundle = env.bundle_args(&["nonexistent"]);
     let id = env.id();
@@ -291,6 +299,7 @@ fn missing_command() {
 
 #[test]
 fn non_executable_command() {
+    require_root!();
     let env = Env::new("noexec");
     let bundle = env.bundle_args(&["/etc/passwd"]);
     let id = env.id();
@@ -336,6 +345,7 @@ fn bad_cwd_and_missing_process() {
 
 #[test]
 fn unwritable_pid_file() {
+    require_root!();
     let env = Env::new("badpidfile");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();

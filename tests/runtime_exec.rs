@@ -8,6 +8,7 @@ use support::*;
 
 #[test]
 fn exec_output_and_exit_code() {
+    require_root!();
     let env = Env::new("execcode");
     let (id, _) = env.sleeper();
     let o = env.exec(&id, &["sh", "-c", "echo out; echo err >&2; exit 3"]);
@@ -35,6 +36,7 @@ fn exec_output_and_exit_code() {
 
 #[test]
 fn exec_env_cwd_user() {
+    require_root!();
     let env = Env::new("execflags");
     let (id, _) = env.sleeper();
     let o = env.exec(
@@ -69,6 +71,7 @@ fn exec_env_cwd_user() {
 
 #[test]
 fn exec_cap_adds_capability() {
+    require_root!();
     let env = Env::new("execcap");
     let (id, _) = env.sleeper();
     // Fixture set: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10).
@@ -103,6 +106,7 @@ fn exec_cap_adds_capability() {
 
 #[test]
 fn exec_detach_pid_file() {
+    require_root!();
     let env = Env::new("execdetach");
     let (id, _) = env.sleeper();
     let out = env.subdir("exec");
@@ -137,6 +141,7 @@ fn exec_detach_pid_file() {
 
 #[test]
 fn exec_process_file() {
+    require_root!();
     let env = Env::new("execproc");
     let (id, _) = env.sleeper();
     let dir = env.subdir("proc");
@@ -167,6 +172,7 @@ fn exec_process_file() {
 
 #[test]
 fn exec_cwd_inside_container() {
+    require_root!();
     let env = Env::new("execcwd");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

@@ -107,6 +107,7 @@ fn advertised(env: &Env) -> Vec<String> {
 
 #[test]
 fn every_advertised_mount_option_mounts() {
+    require_root!();
     let env = Env::new("features-mounts");
     let opts = advertised(&env);
     assert!(opts.len() > 10, "{opts:?}");

@@ -260,6 +260,7 @@ fn default_root_of_a_user_is_under_xdg_runtime_dir() {
 /// namespace (it would be host root in the container's mount namespace).
 #[test]
 fn exec_joins_the_containers_user_namespace() {
+    require_root!();
     let env = Env::new("rl-usernsexec");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

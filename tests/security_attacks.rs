@@ -118,6 +118,7 @@ fn attacker(env: &Env, rootfs: &Path, seconds: u32) -> (String, PathBuf, i64) {
 /// the mount, or on a clone of it: the unwrapping runc 1.2 warns about).
 #[test]
 fn exe_unwrap_during_create_and_run() {
+    require_root!();
     let env = Env::new("unwrap-create");
     let (bin, before) = host_binary();
     let rootfs = attack_rootfs(&env);
@@ -161,6 +162,7 @@ fn exe_unwrap_during_create_and_run() {
 /// in the container watches for it and attacks its /proc/<pid>/exe.
 #[test]
 fn exe_unwrap_during_exec() {
+    require_root!();
     let env = Env::new("unwrap-exec");
     let (bin, before) = host_binary();
     let rootfs = attack_rootfs(&env);
@@ -187,6 +189,7 @@ fn exe_unwrap_during_exec() {
 /// pid namespace attacks it while it runs.
 #[test]
 fn exe_unwrap_through_proc_self_exe() {
+    require_root!();
     let env = Env::new("unwrap-self");
     let (bin, before) = host_binary();
     let rootfs = attack_rootfs(&env);
@@ -282,6 +285,7 @@ fn exe_unwrap_readonly_install() {
 /// the read-only flag leaves the superblock read-only.
 #[test]
 fn exe_on_squashfs_is_sealed_as_installed() {
+    require_root!();
     if std::process::Command::new("mksquashfs")
         .arg("-version")
         .output()

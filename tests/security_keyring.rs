@@ -57,6 +57,7 @@ fn keys_bundle(env: &Env, args: &[&str]) -> std::path::PathBuf {
 
 #[test]
 fn a_container_denied_keyctl_still_leaves_the_callers_keyring() {
+    require_root!();
     let env = Env::new("keyring");
     let name = format!("cellos-test-keyring-{}", std::process::id());
     join_private_keyring(&name);

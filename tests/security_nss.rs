@@ -159,6 +159,7 @@ const SHOW: &[&str] = &["sh", "-c", "echo home=$HOME; id -u; id -G"];
 
 #[test]
 fn run_without_home_uses_image_passwd() {
+    require_root!();
     let env = Env::new("nssrun");
     let evil = Evil::new(&env);
     let mut c = evil.config(SHOW);
@@ -171,6 +172,7 @@ fn run_without_home_uses_image_passwd() {
 
 #[test]
 fn run_with_home_or_empty_home() {
+    require_root!();
     let env = Env::new("nsshome");
     let evil = Evil::new(&env);
     // An existing HOME is left exactly as it is.
@@ -190,6 +192,7 @@ fn run_with_home_or_empty_home() {
 
 #[test]
 fn create_unknown_uid_with_additional_gids() {
+    require_root!();
     let env = Env::new("nssgids");
     let evil = Evil::new(&env);
     let mut c = evil.config(SHOW);
@@ -208,6 +211,7 @@ fn create_unknown_uid_with_additional_gids() {
 
 #[test]
 fn exec_never_loads_the_module() {
+    require_root!();
     let env = Env::new("nssexec");
     let evil = Evil::new(&env);
     let c = evil.config(&["sleep", "1000"]);
@@ -256,6 +260,7 @@ fn exec_never_loads_the_module() {
 /// the rootfs, where it names nothing, so HOME is "/".
 #[test]
 fn passwd_symlink_stays_in_the_rootfs() {
+    require_root!();
     let env = Env::new("nsslink");
     let evil = Evil::new(&env);
     let passwd = evil.rootfs.join("etc/passwd");
@@ -285,6 +290,7 @@ fn passwd_symlink_stays_in_the_rootfs() {
 /// lookup: a process file without HOME, and an empty HOME given by flag.
 #[test]
 fn exec_process_file_without_home() {
+    require_root!();
     let env = Env::new("nssexecp");
     let evil = Evil::new(&env);
     let mut c = evil.config(&["sleep", "1000"]);
@@ -318,6 +324,7 @@ fn exec_process_file_without_home() {
 /// so HOME comes from it.
 #[test]
 fn bind_mounted_passwd_is_used() {
+    require_root!();
     let env = Env::new("nssbind");
     let evil = Evil::new(&env);
     let host = env.subdir("host").join("passwd");

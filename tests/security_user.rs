@@ -42,6 +42,7 @@ fn refused(o: &Out, needles: &[&str]) {
 
 #[test]
 fn config_ids_out_of_range_are_refused() {
+    require_root!();
     let env = Env::new("uidrange");
     let cases: &[(Value, &str, &str)] = &[
         (
@@ -110,6 +111,7 @@ fn no_exec_files(env: &Env, id: &str) {
 
 #[test]
 fn exec_ids_out_of_range_are_refused() {
+    require_root!();
     let env = Env::new("execrange");
     let (id, _) = env.sleeper();
     for (flags, needles) in [
@@ -173,6 +175,7 @@ fn cell_ids_out_of_range_are_refused() {
 
 #[test]
 fn exec_process_file_that_is_not_a_process() {
+    require_root!();
     let env = Env::new("execbadp");
     let (id, _) = env.sleeper();
     let dir = env.subdir("proc");
@@ -237,6 +240,7 @@ fn status_of(o: &Out, key: &str) -> String {
 
 #[test]
 fn exec_user_and_groups_as_runc() {
+    require_root!();
     let env = Env::new("execuser");
     let (id, _) = env.create_started_with(|c| base_for_exec(c, None));
     // --user UID keeps the process's gid (100), not 0.
@@ -255,6 +259,7 @@ fn exec_user_and_groups_as_runc() {
 
 #[test]
 fn exec_cap_as_runc() {
+    require_root!();
     let env = Env::new("execcaps");
     // No inheritable set: --cap reaches bounding, effective, permitted only.
     let (id, _) = env.create_started_with(|c| base_for_exec(c, None));
@@ -283,6 +288,7 @@ fn exec_cap_as_runc() {
 
 #[test]
 fn exec_env_cwd_nnp_as_runc() {
+    require_root!();
     let env = Env::new("execmisc");
     let (id, _) = env.create_started_with(|c| {
         base_for_exec(c, None);
@@ -334,6 +340,7 @@ fn exec_env_cwd_nnp_as_runc() {
 /// no_new_privs one.
 #[test]
 fn exec_keeps_the_containers_seccomp_filter() {
+    require_root!();
     let env = Env::new("execseccomp");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

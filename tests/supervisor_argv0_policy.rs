@@ -78,6 +78,7 @@ fn assert_refused_never_ran(
 /// each trick below really would run its program without the policy.
 #[test]
 fn allowed_programs_run_and_the_tricks_work_without_a_policy() {
+    require_root!();
     let ctx = Ctx::new("argv0ok");
     let t = trap(&ctx);
     let (spec, marker) = t.cell(&ctx, "/usr/bin/good");

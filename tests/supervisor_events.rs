@@ -104,6 +104,7 @@ fn default_sink_is_the_state_dir() {
 
 #[test]
 fn ttl_expiry_and_signals_are_reported() {
+    require_root!();
     let ctx = Ctx::new("evttl");
     let events = ctx.tmp.join("events.jsonl");
     let sink = format!("jsonl:{}", events.display());

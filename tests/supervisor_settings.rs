@@ -22,6 +22,7 @@ fn ns_script() -> String {
 /// Exactly the listed namespaces differ from the host's.
 #[test]
 fn unshare_lists_unshare_exactly_those_namespaces() {
+    require_root!();
     let ctx = Ctx::new("unshare");
     let host: Vec<(String, String)> = ALL.iter().map(|n| (n.to_string(), host_ns(n))).collect();
     let lists = [
@@ -63,6 +64,7 @@ fn unshare_lists_unshare_exactly_those_namespaces() {
 /// What each namespace means for the cell, seen from inside.
 #[test]
 fn unshared_namespaces_change_what_the_cell_sees() {
+    require_root!();
     let ctx = Ctx::new("nseffects");
     let script =
         "echo pid=$$; echo host=$(hostname); echo ifaces=$(ls /sys/class/net | tr '\\n' ' ')";

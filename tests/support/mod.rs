@@ -8,6 +8,9 @@
 //!   force-delete and leak checks at its end.
 //! - [`cell`]: [`Ctx`], one ExecutionCell test's state dir, and cell specs.
 //! - [`host`]: what the host shows of a container: cgroups, processes, mounts.
+//!
+//! Tests that need root start with [`require_root!`]: as another user they
+//! print `SKIPPED (needs root): <test>` and pass.
 
 #![allow(dead_code, unused_imports, unused_macros)]
 
@@ -38,3 +41,31 @@ pub fn runtime() -> String {
 pub fn is_control() -> bool {
     std::env::var_os("CELLOS_TEST_RUNTIME").is_some()
 }
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Say on the terminal (not in libtest's captured output) that the current
+/// test is skipped and why.
+pub fn report_skip(why: &str) {
+    use std::io::Write;
+    let current = std::thread::current();
+    let name = current.name().unwrap_or("?");
+    // One write, so the line stays whole among libtest's own output.
+    let line = format!("SKIPPED ({why}): {name}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// First line of a test that needs root: as another user it reports the
+/// skip and returns.
+macro_rules! require_root {
+    () => {
+        if !$crate::support::is_root() {
+            $crate::support::report_skip("needs root");
+            return;
+        }
+    };
+}
+pub(crate) use require_root;

@@ -344,6 +344,18 @@ pub fn run_piped(cmd: Command, input: Option<&[u8]>, timeout: Duration) -> Out {
     try_run_piped(cmd, input, timeout).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Run a script that drives our binary through other programs (engines,
+/// a conformance suite): its stderr is theirs, so there is no cause check
+/// (the suites check what the engines show).
+#[track_caller]
+pub fn run_script(mut cmd: Command, timeout: Duration) -> Out {
+    cmd.stdin(Stdio::null());
+    let running = start(cmd, None, None).unwrap_or_else(|e| panic!("{e}"));
+    running
+        .try_wait_for(timeout)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Run a command whose stdout/stderr a container inherits (create, run
 /// --detach, exec --detach): see [`spawn_to_files`].
 #[track_caller]
