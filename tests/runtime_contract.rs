@@ -494,14 +494,14 @@ fn foreground_run_forwards_sigterm() {
         "trap 'exit 7' TERM; echo up; while true; do sleep 0.05; done",
     ]);
     let id = env.id();
-    let mut cmd = env.rt_cmd(&["run", "--bundle", s(&bundle), &id]);
-    cmd.stdout(std::fs::File::create(bundle.join("stdout")).unwrap());
-    let mut child = cmd.spawn().unwrap();
+    let run = spawn_to_files(env.rt_cmd(&["run", "--bundle", s(&bundle), &id]), &bundle);
     wait_file_contains(&bundle.join("stdout"), "up");
     // SIGTERM to the runtime is passed on to the container's process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let code = wait_child(&mut child, Duration::from_secs(10)).expect("run ends");
-    assert_eq!(code, 7);
+    unsafe { libc::kill(run.pid(), libc::SIGTERM) };
+    let o = run
+        .try_wait_for(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("run ends: {e}"));
+    assert_eq!(o.code, 7, "{o}");
     env.assert_gone(&id);
     env.finish();
 }

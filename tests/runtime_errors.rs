@@ -400,3 +400,24 @@ fn usage_errors_are_one_line() {
         .fails_with(&["unrecognized subcommand"]);
     env.finish();
 }
+
+/// The harness's doubled-cause check (applied to every stderr of our
+/// binaries) finds a repeated cause, and only that.
+#[test]
+fn doubled_cause_check_finds_repeats() {
+    let os = "No such file or directory (os error 2)";
+    let doubled = format!("cellos-runtime: /proc/nonexistent: {os}: {os}");
+    assert_eq!(
+        doubled_cause(&format!("ok\n{doubled}\n")),
+        Some(doubled.as_str())
+    );
+    let msg = "spec.id \"-bad\" must start with a letter or digit";
+    assert!(doubled_cause(&format!("cellos-runtime: x.json: {msg}: {msg}")).is_some());
+    assert!(doubled_cause("a: b: c: b: c").is_some());
+    assert_eq!(
+        doubled_cause(&format!("cellos-runtime: /proc/nonexistent: {os}")),
+        None
+    );
+    assert_eq!(doubled_cause("sh: foo: not found"), None);
+    assert_eq!(doubled_cause("exec: a: ab"), None);
+}

@@ -2,7 +2,8 @@
 //! tests/*.rs). Every test drives the real binaries against real
 //! containers built from the busybox fixture (`make fixtures`).
 //!
-//! - [`run`]: running commands (timeouts, captured output).
+//! - [`run`]: running commands (timeouts, captured output, the check that
+//!   our binaries never print a cause twice).
 //! - [`fixture`]: the busybox bundle, rootfs copies, compiled helpers.
 //! - [`env`]: [`Env`], one runtime test's `--root` and temp dir, and the
 //!   force-delete and leak checks at its end.

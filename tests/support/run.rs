@@ -1,6 +1,8 @@
 //! Running commands: every command a test runs goes through [`Running`],
-//! which captures its output with a timeout.
+//! which captures its output with a timeout and, for our own binaries,
+//! fails the test on an error line that prints a cause twice.
 
+use super::{BIN, SUPERVISOR};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -138,6 +140,55 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
+/// True when `cmd` runs one of our binaries, directly or through a wrapper
+/// (`script -c`, `unshare`), and not a control runtime.
+fn runs_ours(cmd: &Command) -> bool {
+    let ours = |s: &str| s.contains(BIN) || s.contains(SUPERVISOR);
+    let program = cmd.get_program().to_string_lossy();
+    let installed_copy = Path::new(&*program)
+        .file_name()
+        .is_some_and(|n| n == "cellos-runtime" || n == "cellos-supervisor");
+    ours(&program) || installed_copy || cmd.get_args().any(|a| ours(&a.to_string_lossy()))
+}
+
+/// The first line of `stderr` that prints a cause twice: a `: X` suffix
+/// whose X already stood earlier in the line as a whole `: `-separated
+/// part, e.g. `a: No such file (os error 2): No such file (os error 2)`.
+pub fn doubled_cause(stderr: &str) -> Option<&str> {
+    stderr.lines().find(|line| {
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(line.match_indices(": ").map(|(i, _)| i + 2))
+            .collect();
+        starts.iter().skip(1).any(|&tail| {
+            let cause = &line[tail..];
+            !cause.trim().is_empty()
+                && starts
+                    .iter()
+                    .take_while(|&&s| s + cause.len() + 2 <= tail)
+                    .any(|&s| {
+                        line[s..].starts_with(cause) && line[s + cause.len()..].starts_with(": ")
+                    })
+        })
+    })
+}
+
+/// An error naming the line, when our binary's stderr repeats a cause.
+fn check_causes(out: &Out, ours: bool) -> Result<(), String> {
+    match doubled_cause(&out.stderr).filter(|_| ours) {
+        Some(line) => Err(format!("cause printed twice: {line:?}\n{out}")),
+        None => Ok(()),
+    }
+}
+
+/// Fail the test when `stderr` of our binary (collected outside [`Running`],
+/// e.g. in a file an orphaned init keeps open) repeats a cause.
+#[track_caller]
+pub fn assert_single_causes(what: &str, stderr: &str) {
+    if let Some(line) = doubled_cause(stderr) {
+        panic!("{what}: cause printed twice: {line:?}\n{stderr}");
+    }
+}
+
 fn status_code(st: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
@@ -176,6 +227,7 @@ enum Capture {
 pub struct Running {
     pub child: Child,
     cmdline: String,
+    ours: bool,
     started: Instant,
     capture: Capture,
     out: Vec<u8>,
@@ -185,6 +237,7 @@ pub struct Running {
 
 fn start(mut cmd: Command, input: Option<&[u8]>, files: Option<&Path>) -> Result<Running, String> {
     let cmdline = describe(&cmd);
+    let ours = runs_ours(&cmd);
     match files {
         Some(dir) => {
             let f = |n: &str| std::fs::File::create(dir.join(n)).map_err(|e| format!("{n}: {e}"));
@@ -214,6 +267,7 @@ fn start(mut cmd: Command, input: Option<&[u8]>, files: Option<&Path>) -> Result
     Ok(Running {
         child,
         cmdline,
+        ours,
         started: Instant::now(),
         capture,
         out: Vec::new(),
@@ -275,6 +329,7 @@ impl Running {
             stderr,
             elapsed: self.started.elapsed(),
         };
+        check_causes(&out, self.ours)?;
         Ok(out)
     }
 
@@ -296,8 +351,15 @@ impl Running {
         }
     }
 
+    /// SIGKILL the process and reap it; its output does not matter.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.done = true;
+    }
+
     /// [`Running::try_wait_for`] with [`CMD_TIMEOUT`], failing the test on a
-    /// timeout.
+    /// timeout or a doubled cause.
     #[track_caller]
     pub fn wait(self) -> Out {
         self.try_wait_for(CMD_TIMEOUT)
@@ -338,7 +400,7 @@ pub fn try_run_piped(cmd: Command, input: Option<&[u8]>, timeout: Duration) -> R
     start(cmd, input, None)?.try_wait_for(timeout)
 }
 
-/// `try_run_piped`, failing the test on a spawn error or timeout.
+/// `try_run_piped`, failing the test on a spawn error, timeout or doubled cause.
 #[track_caller]
 pub fn run_piped(cmd: Command, input: Option<&[u8]>, timeout: Duration) -> Out {
     try_run_piped(cmd, input, timeout).unwrap_or_else(|e| panic!("{e}"))
@@ -350,7 +412,8 @@ pub fn run_piped(cmd: Command, input: Option<&[u8]>, timeout: Duration) -> Out {
 #[track_caller]
 pub fn run_script(mut cmd: Command, timeout: Duration) -> Out {
     cmd.stdin(Stdio::null());
-    let running = start(cmd, None, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut running = start(cmd, None, None).unwrap_or_else(|e| panic!("{e}"));
+    running.ours = false;
     running
         .try_wait_for(timeout)
         .unwrap_or_else(|e| panic!("{e}"))
