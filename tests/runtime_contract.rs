@@ -1,5 +1,5 @@
-//! The exact command lines containerd and podman send (see
-//! /work/shared/runtime-cli-contract.md), and what they read back.
+//! The exact command lines containerd and podman send (listed in
+//! tests/contract/engine-lines.txt), and what they read back.
 
 mod support;
 
@@ -708,5 +708,60 @@ fn ps_table() {
         "{o}"
     );
     assert!(lines[1].contains("sleep 1000"), "{o}");
+    env.finish();
+}
+
+/// The engines' command lines, as recorded in tests/contract/engine-lines.txt.
+const ENGINE_LINES: &str = include_str!("contract/engine-lines.txt");
+
+/// Words in our answer that mean the line itself was not understood.
+const USAGE_ERRORS: [&str; 4] = [
+    "unexpected argument",
+    "invalid value",
+    "required arguments were not provided",
+    "unrecognized subcommand",
+];
+
+/// Every recorded line is parsed as written (no root needed: the container,
+/// bundle and files do not exist, so each fails past parsing, or succeeds).
+#[test]
+fn every_engine_line_is_accepted_as_written() {
+    let env = Env::new("enginelines");
+    let dir = env.subdir("files");
+    let id = env.id();
+    let mut seen = 0;
+    for line in ENGINE_LINES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let mut words = line.split_whitespace();
+        let (engine, outcome) = (words.next().unwrap(), words.next().unwrap());
+        let args: Vec<String> = words
+            .map(|w| {
+                w.replace("<root>", s(&env.root))
+                    .replace("<log>", s(&dir.join("log.json")))
+                    .replace("<bundle>", s(&dir.join("no-bundle")))
+                    .replace("<dir>", s(&dir))
+                    .replace("<id>", &id)
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = env.rt_exact(&refs);
+        let what = format!("{engine} line `{line}`");
+        for u in USAGE_ERRORS {
+            assert!(!o.stderr.contains(u), "{what}: not understood:\n{o}");
+        }
+        match outcome {
+            "accepted" => assert!(o.code == 0 || o.code == 1, "{what}:\n{o}"),
+            "ok" => assert_eq!(o.code, 0, "{what}:\n{o}"),
+            "unsupported" => {
+                assert_eq!(o.code, 1, "{what}:\n{o}");
+                assert!(o.stderr.contains("not supported"), "{what}:\n{o}");
+            }
+            other => panic!("engine-lines.txt: unknown outcome {other:?} in `{line}`"),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 30, "only {seen} lines in engine-lines.txt");
     env.finish();
 }
