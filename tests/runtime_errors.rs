@@ -421,3 +421,18 @@ fn doubled_cause_check_finds_repeats() {
     assert_eq!(doubled_cause("sh: foo: not found"), None);
     assert_eq!(doubled_cause("exec: a: ab"), None);
 }
+
+/// The check is wired into the runner: a program of ours (here a stand-in
+/// with our binary's name) that prints a cause twice fails the test.
+#[test]
+#[should_panic(expected = "cause printed twice")]
+fn runner_fails_on_a_doubled_cause() {
+    let env = Env::new("doubled");
+    let fake = env.subdir("bin").join("cellos-runtime");
+    let os = "No such file or directory (os error 2)";
+    write_script(
+        &fake,
+        &format!("echo 'cellos-runtime: /proc/nonexistent: {os}: {os}' >&2; exit 1"),
+    );
+    run(std::process::Command::new(&fake));
+}
