@@ -144,14 +144,12 @@ fn exec_process_file() {
     require_root!();
     let env = Env::new("execproc");
     let (id, _) = env.sleeper();
-    let dir = env.subdir("proc");
-    let proc_file = dir.join("process.json");
     let mut p = base_config()["process"].clone();
     p["args"] = json!(["sh", "-c", "echo $MYVAR; pwd; id -u; exit 5"]);
     p["env"] = json!(["PATH=/bin", "MYVAR=from-process-json"]);
     p["cwd"] = json!("/tmp");
     p["user"] = json!({"uid": 65534, "gid": 65534});
-    std::fs::write(&proc_file, p.to_string()).unwrap();
+    let proc_file = env.process_file(&p);
     let o = env.rt(&["exec", "--process", proc_file.to_str().unwrap(), &id]);
     o.code(5);
     assert_eq!(o.stdout, "from-process-json\n/tmp\n65534\n");

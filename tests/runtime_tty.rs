@@ -185,11 +185,10 @@ fn exec_tty_detached() {
     // The same through a --process file with terminal=true (containerd's form).
     let sock2 = dir.join("pty2.sock");
     let listener2 = UnixListener::bind(&sock2).unwrap();
-    let proc_file = dir.join("process.json");
     let mut p = base_config()["process"].clone();
     p["args"] = json!(["sh", "-c", "tty; echo proc-ttyok"]);
     p["terminal"] = json!(true);
-    std::fs::write(&proc_file, p.to_string()).unwrap();
+    let proc_file = env.process_file(&p);
     let cmd = env.rt_cmd(&[
         "exec",
         "--process",

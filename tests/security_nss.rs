@@ -246,9 +246,7 @@ fn exec_never_loads_the_module() {
     p["args"] = json!(SHOW);
     p["env"] = json!(["PATH=/bin"]);
     p["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [3]});
-    let file = env.subdir("proc").join("process.json");
-    std::fs::write(&file, p.to_string()).unwrap();
-    let o = env.rt(&["exec", "--process", file.to_str().unwrap(), &id]);
+    let o = env.exec_process(&id, &p);
     evil.assert_not_loaded("exec --process without HOME");
     o.ok();
     assert_eq!(o.stdout, "home=/nonexistent\n65534\n65534 3\n", "{o}");
@@ -303,9 +301,7 @@ fn exec_process_file_without_home() {
     let mut p = c["process"].clone();
     p["args"] = json!(SHOW);
     p["env"] = json!(["PATH=/bin"]);
-    let file = env.subdir("proc").join("process.json");
-    std::fs::write(&file, p.to_string()).unwrap();
-    let o = env.rt(&["exec", "--process", file.to_str().unwrap(), &id]);
+    let o = env.exec_process(&id, &p);
     evil.assert_not_loaded("exec --process without HOME");
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");

@@ -120,13 +120,18 @@ impl Ctx {
 
     /// A fresh, unique spec id, tracked for the leftover checks.
     pub fn id(&self, tag: &str) -> String {
+        self.new_id(tag, &self.ids)
+    }
+
+    /// `ct-<test>-<tag>-<pid>-<n>`, remembered in `set`.
+    fn new_id(&self, tag: &str, set: &Mutex<BTreeSet<String>>) -> String {
         let id = format!(
             "ct-{}-{tag}-{}-{}",
             self.name,
             std::process::id(),
             next_unique()
         );
-        self.ids.lock().unwrap().insert(id.clone());
+        set.lock().unwrap().insert(id.clone());
         id
     }
 
@@ -176,14 +181,7 @@ impl Ctx {
 
     /// A container id for runc, tracked for the cgroup check.
     pub fn runc_id(&self, tag: &str) -> String {
-        let id = format!(
-            "ct-{}-{tag}-{}-{}",
-            self.name,
-            std::process::id(),
-            next_unique()
-        );
-        self.runc_ids.lock().unwrap().insert(id.clone());
-        id
+        self.new_id(tag, &self.runc_ids)
     }
 
     /// A command with a clean CELLOS_* environment, our state dir, and the

@@ -224,6 +224,20 @@ impl Env {
         self.rt(&args)
     }
 
+    /// `process` written to a fresh file, for `exec --process FILE`.
+    pub fn process_file(&self, process: &Value) -> PathBuf {
+        let file = self.subdir("proc").join("process.json");
+        std::fs::write(&file, process.to_string()).expect("write process.json");
+        file
+    }
+
+    /// `exec --process FILE ID` in the foreground, FILE holding `process`.
+    #[track_caller]
+    pub fn exec_process(&self, id: &str, process: &Value) -> Out {
+        let file = self.process_file(process);
+        self.rt(&["exec", "--process", file.to_str().unwrap(), id])
+    }
+
     /// A foreground `run` of a bundle (captured output), returns the Out.
     #[track_caller]
     pub fn run_fg(&self, bundle: &Path, id: &str) -> Out {
