@@ -4,13 +4,25 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::*;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// A started container whose shell reports signal `sig` as `got-<sig>`
+/// (lower case) and exits 0 on SIGTERM after reporting `got-term`.
+fn signal_reporter(env: &Env, sig: &str) -> (String, PathBuf) {
+    let script = format!(
+        "trap 'echo got-{}' {sig}; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
+        sig.to_lowercase()
+    );
+    let (id, bundle) = env.create_started(&["sh", "-c", &script]);
+    wait_file_contains(&bundle.join("stdout"), "ready");
+    (id, bundle)
 }
 
 #[test]
@@ -122,13 +134,7 @@ fn containerd_lifecycle_lines() {
 fn kill_with_number_reaches_the_init() {
     require_root!();
     let env = Env::new("killnum");
-    // A shell that reports the signal it got.
-    let (id, bundle) = env.create_started(&[
-        "sh",
-        "-c",
-        "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
-    ]);
-    wait_file_contains(&bundle.join("stdout"), "ready");
+    let (id, bundle) = signal_reporter(&env, "USR1");
     env.rt(&["kill", &id, "10"]).ok();
     wait_file_contains(&bundle.join("stdout"), "got-usr1");
     env.rt(&["kill", &id, "15"]).ok();
@@ -677,12 +683,7 @@ fn kill_all_paused_container() {
 fn kill_default_signal_and_names() {
     require_root!();
     let env = Env::new("killnames");
-    let (id, bundle) = env.create_started(&[
-        "sh",
-        "-c",
-        "trap 'echo got-hup' HUP; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
-    ]);
-    wait_file_contains(&bundle.join("stdout"), "ready");
+    let (id, bundle) = signal_reporter(&env, "HUP");
     env.rt(&["kill", &id, "SIGHUP"]).ok();
     wait_file_contains(&bundle.join("stdout"), "got-hup");
     // No signal: SIGTERM.

@@ -105,18 +105,7 @@ fn create_killed_at_each_point_is_cleaned_by_delete_force() {
         let bundle = sleeper_bundle(&env);
         let id = env.id();
         let pid_file = bundle.join("pid");
-        let (child, _) = run_to_pause(
-            &env,
-            &[
-                "create",
-                "--bundle",
-                bundle.to_str().unwrap(),
-                "--pid-file",
-                pid_file.to_str().unwrap(),
-                &id,
-            ],
-            point,
-        );
+        let (child, _) = run_to_pause(&env, &create_line(&bundle, &pid_file, &id), point);
         child.kill();
         force_delete_leaves_nothing(&env, &id, point);
     }

@@ -76,6 +76,15 @@ fn assert_unchanged(bin: &std::path::Path, before: &[u8]) {
 }
 
 /// The runtime binary as it is on the host now.
+/// A test's Env, the host runtime binary and its bytes now, and a rootfs
+/// holding the attack helper.
+fn attack_setup(name: &str) -> (Env, (PathBuf, Vec<u8>), PathBuf) {
+    let env = Env::new(name);
+    let host = host_binary();
+    let rootfs = attack_rootfs(&env);
+    (env, host, rootfs)
+}
+
 fn host_binary() -> (PathBuf, Vec<u8>) {
     let p = PathBuf::from(runtime()).canonicalize().unwrap();
     let bytes = std::fs::read(&p).unwrap();
@@ -119,9 +128,7 @@ fn attacker(env: &Env, rootfs: &Path, seconds: u32) -> (String, PathBuf, i64) {
 #[test]
 fn exe_unwrap_during_create_and_run() {
     require_root!();
-    let env = Env::new("unwrap-create");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-create");
     // create: the victim's init waits for `start` as the runtime's image.
     let (att, att_bundle, att_pid) = attacker(&env, &rootfs, 20);
     let victim = env.bundle(|c| {
@@ -163,9 +170,7 @@ fn exe_unwrap_during_create_and_run() {
 #[test]
 fn exe_unwrap_during_exec() {
     require_root!();
-    let env = Env::new("unwrap-exec");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-exec");
     let (att, att_bundle, _) = attacker(&env, &rootfs, 25);
     // The window is short: exec until the watcher has caught one.
     let mut caught = false;
@@ -190,9 +195,7 @@ fn exe_unwrap_during_exec() {
 #[test]
 fn exe_unwrap_through_proc_self_exe() {
     require_root!();
-    let env = Env::new("unwrap-self");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-self");
     std::fs::write(rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(
         &mut std::fs::metadata(rootfs.join("evil"))

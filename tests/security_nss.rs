@@ -157,6 +157,20 @@ fn push_env(c: &mut Value, kv: &str) {
 
 const SHOW: &[&str] = &["sh", "-c", "echo home=$HOME; id -u; id -G"];
 
+/// `exec --process` of SHOW with PATH only (no HOME) in container `id` made
+/// from `c`, as `user` if given; the image's NSS module stays unloaded.
+fn exec_show_without_home(env: &Env, evil: &Evil, id: &str, c: &Value, user: Option<Value>) -> Out {
+    let mut p = c["process"].clone();
+    p["args"] = json!(SHOW);
+    p["env"] = json!(["PATH=/bin"]);
+    if let Some(user) = user {
+        p["user"] = user;
+    }
+    let o = env.exec_process(id, &p);
+    evil.assert_not_loaded("exec --process without HOME");
+    o
+}
+
 #[test]
 fn run_without_home_uses_image_passwd() {
     require_root!();
@@ -242,12 +256,8 @@ fn exec_never_loads_the_module() {
     assert_eq!(o.stdout, "home=/\n4321\n4322\n", "{o}");
 
     // A process file without HOME, for a user of the image.
-    let mut p = c["process"].clone();
-    p["args"] = json!(SHOW);
-    p["env"] = json!(["PATH=/bin"]);
-    p["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [3]});
-    let o = env.exec_process(&id, &p);
-    evil.assert_not_loaded("exec --process without HOME");
+    let user = json!({"uid": 65534, "gid": 65534, "additionalGids": [3]});
+    let o = exec_show_without_home(&env, &evil, &id, &c, Some(user));
     o.ok();
     assert_eq!(o.stdout, "home=/nonexistent\n65534\n65534 3\n", "{o}");
     env.finish();
@@ -298,11 +308,7 @@ fn exec_process_file_without_home() {
     env.create(&bundle, &id, &[]).ok();
     env.start(&id).ok();
     evil.assert_not_loaded("create and start with HOME");
-    let mut p = c["process"].clone();
-    p["args"] = json!(SHOW);
-    p["env"] = json!(["PATH=/bin"]);
-    let o = env.exec_process(&id, &p);
-    evil.assert_not_loaded("exec --process without HOME");
+    let o = exec_show_without_home(&env, &evil, &id, &c, None);
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
     let o = env.rt(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo home=$HOME"]);

@@ -44,17 +44,7 @@ fn lifecycle(env: &Env, bundle: &Path) -> Duration {
     let id = env.id();
     let pid_file = bundle.join(format!("{id}.pid"));
     let t = Instant::now();
-    run_quiet(
-        env,
-        &[
-            "create",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-        ],
-    );
+    run_quiet(env, &create_line(bundle, &pid_file, &id));
     let pid: i32 = read_lossy(&pid_file).trim().parse().expect("pid file");
     run_quiet(env, &["start", &id]);
     reap(pid);

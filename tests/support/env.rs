@@ -353,6 +353,19 @@ impl Drop for Env {
     }
 }
 
+/// `create --bundle B --pid-file P ID`, the arguments engines send.
+pub fn create_line<'a>(bundle: &'a Path, pid_file: &'a Path, id: &'a str) -> [&'a str; 6] {
+    let path = |p: &'a Path| p.to_str().expect("UTF-8 path");
+    [
+        "create",
+        "--bundle",
+        path(bundle),
+        "--pid-file",
+        path(pid_file),
+        id,
+    ]
+}
+
 /// The exec process files our runtime left in a container's scratch dir
 /// (each `exec` writes one and must remove it).
 pub fn exec_files_left(env: &Env, id: &str) -> Vec<String> {
