@@ -243,6 +243,7 @@ impl Drop for Unmount {
 /// nobody can unwrap, and the attack from the host namespace must fail.
 #[test]
 fn exe_unwrap_readonly_install() {
+    require_root!();
     let env = Env::new("unwrap-roinst");
     let dir = env.subdir("install");
     let installed = dir.join("runtime");
