@@ -19,7 +19,7 @@ fn engines_drive_the_runtime_end_to_end() {
         eprintln!("CELLOS_E2E=0: end-to-end suite skipped");
         return;
     }
-    run_suite(env!("CARGO_BIN_EXE_cellos-runtime"));
+    run_suite(BIN);
     run_suite("/usr/sbin/runc");
 }
 
