@@ -1,14 +1,14 @@
 //! `cellos-runtime convert SPEC --bundle DIR` writes a plain OCI bundle
 //! that Debian's runc runs with the same behaviour as the supervisor.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::process::Command;
+use support::*;
 
 fn convert(ctx: &Ctx, spec: &std::path::Path, bundle: &std::path::Path) -> Out {
-    let mut cmd = ctx.command(RUNTIME, &[]);
+    let mut cmd = ctx.command(BIN, &[]);
     cmd.arg("convert").arg(spec).arg("--bundle").arg(bundle);
     run(cmd)
 }
@@ -26,6 +26,7 @@ fn runc_run(ctx: &Ctx, root: &std::path::Path, bundle: &std::path::Path, id: &st
 
 #[test]
 fn runc_runs_a_converted_cell_like_the_supervisor() {
+    require_root!();
     let ctx = Ctx::new("convertrunc");
     let host_dir = ctx.dir("host-ws");
     std::fs::write(host_dir.join("host-file.txt"), "host\n").unwrap();
@@ -69,6 +70,7 @@ fn runc_runs_a_converted_cell_like_the_supervisor() {
 /// supervisor and runc on the converted bundle.
 #[test]
 fn runc_agrees_on_exit_codes_and_the_read_only_view() {
+    require_root!();
     let ctx = Ctx::new("convertcodes");
     let cases: Vec<(Vec<&str>, i32)> = vec![
         (vec!["/bin/sh", "-c", "exit 0"], 0),

@@ -1,17 +1,31 @@
 //! What a cell can see and touch of the host, and of other cells.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
+
+/// The plain subprocess, with a mount namespace of its own, and the OCI
+/// backend on our runtime and on runc.
+const BACKENDS: [&[(&str, &str)]; 4] = [
+    &[NOOP],
+    &[NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt")],
+    &[NOOP, ("CELLOS_CELL_BACKEND", "oci")],
+    &[
+        NOOP,
+        ("CELLOS_CELL_BACKEND", "oci"),
+        ("CELLOS_OCI_RUNTIME", RUNC),
+    ],
+];
 
 /// Cells sharing one workingDirectory each get their own empty workspace,
 /// and the host directory is untouched.
 #[test]
 fn parallel_cells_sharing_a_workspace_never_see_each_other() {
+    require_root!();
     let ctx = Ctx::new("sharedwd");
     let shared = ctx.dir("shared");
     std::fs::write(shared.join("host-file.txt"), "host data\n").unwrap();
@@ -164,20 +178,12 @@ fn tmp_is_a_fresh_tmpfs() {
 /// every backend and with a workspace, grants and a TTL kill.
 #[test]
 fn the_host_mount_table_is_unchanged() {
+    require_root!();
     let ctx = Ctx::new("mounttable");
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let grant = ctx.dir("grant");
     let ro = ctx.dir("ro");
-    for env in [
-        vec![NOOP],
-        vec![NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt")],
-        vec![NOOP, ("CELLOS_CELL_BACKEND", "oci")],
-        vec![
-            NOOP,
-            ("CELLOS_CELL_BACKEND", "oci"),
-            ("CELLOS_OCI_RUNTIME", RUNC),
-        ],
-    ] {
+    for env in BACKENDS {
         let mut spec = sh_cell(
             &ctx.id("m"),
             "echo hi > f; touch $G/g; mount | wc -l >/dev/null",
@@ -194,7 +200,7 @@ fn the_host_mount_table_is_unchanged() {
         );
         set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
         set(&mut spec, "/spec/authority/readOnlyPaths", json!([ro]));
-        ctx.supervise_spec(&spec, &env).ok();
+        ctx.supervise_spec(&spec, env).ok();
         // Leaves at the TTL's SIGTERM, without waiting for the grace.
         let m = ctx.marker();
         let mut ttl = sh_cell(
@@ -202,7 +208,7 @@ fn the_host_mount_table_is_unchanged() {
             &format!("trap 'exit 0' TERM; sleep {m} & wait"),
         );
         set(&mut ttl, "/spec/lifetime/ttlSeconds", json!(1));
-        ctx.supervise_spec(&ttl, &env).code(124);
+        ctx.supervise_spec(&ttl, env).code(124);
     }
     let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert_eq!(
@@ -219,18 +225,8 @@ fn the_host_mount_table_is_unchanged() {
 #[test]
 fn sigterm_to_the_supervisor_tears_the_cell_down() {
     let ctx = Ctx::new("sigterm");
-    let backends = [
-        vec![NOOP],
-        vec![NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt")],
-        vec![NOOP, ("CELLOS_CELL_BACKEND", "oci")],
-        vec![
-            NOOP,
-            ("CELLOS_CELL_BACKEND", "oci"),
-            ("CELLOS_OCI_RUNTIME", RUNC),
-        ],
-    ];
     let mut running = Vec::new();
-    for (i, env) in backends.iter().enumerate() {
+    for (i, env) in BACKENDS.iter().enumerate() {
         let (m1, m2) = (ctx.marker(), ctx.marker());
         let script = format!("(trap '' TERM; sleep {m1}) & trap '' TERM; sleep {m2}");
         let mut spec = sh_cell(&ctx.id("victim"), &script);

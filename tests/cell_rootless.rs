@@ -3,14 +3,14 @@
 //! added on its own, and no cgroup (this host delegates none). The TTL and
 //! teardown still kill the whole tree; limits are refused in one line.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+use support::*;
 
 const NOBODY: u32 = 65534;
 
@@ -80,7 +80,7 @@ fn a_cell_runs_as_an_unprivileged_user_with_default_settings() {
     let f = ctx.spec_file(&sh_cell(&ctx.id("cli"), script));
     let out = run(as_nobody(
         &ctx,
-        RUNTIME,
+        BIN,
         &["run", "--cell", f.to_str().unwrap()],
     ));
     out.ok();

@@ -2,11 +2,11 @@
 //! same exit codes and output, bundle removed afterwards, and overlapping
 //! runs of one spec id do not collide.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -47,6 +47,7 @@ fn run_cell_matches_the_supervisor() {
 /// afterwards; without CELLOS_STATE_DIR the runtime's --root holds it.
 #[test]
 fn the_bundle_exists_while_running_and_is_removed_after() {
+    require_root!();
     let ctx = Ctx::new("runcellbundle");
     let root = ctx.tmp.join("own-root");
     ctx.track_root(&root);
@@ -55,7 +56,7 @@ fn the_bundle_exists_while_running_and_is_removed_after() {
         let id = ctx.id("b");
         let spec = sh_cell(&id, &format!("sleep {m} & wait; echo done"));
         let f = ctx.spec_file(&spec);
-        let mut cmd = ctx.command(RUNTIME, &[NOOP]);
+        let mut cmd = ctx.command(BIN, &[NOOP]);
         if !with_state_dir {
             cmd.env_remove("CELLOS_STATE_DIR");
         }
@@ -104,6 +105,7 @@ fn the_bundle_exists_while_running_and_is_removed_after() {
 /// on a shared grant, so they really do overlap.
 #[test]
 fn overlapping_runs_of_one_spec_both_succeed() {
+    require_root!();
     let ctx = Ctx::new("runcelloverlap");
     let flags = ctx.dir("flags");
     let events = ctx.tmp.join("events.jsonl");

@@ -4,12 +4,12 @@
 //! that dir. Run A's sentinel never reaches the host or run B, and the
 //! host file stays hidden from both and unchanged.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use support::*;
 
 const SCENARIO_ENV: [(&str, &str); 5] = [
     ("CELLOS_DEPLOYMENT_PROFILE", "portable"),

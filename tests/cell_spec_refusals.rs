@@ -2,11 +2,11 @@
 //! 125 and one clear stderr line, by both `cellos-supervisor` and
 //! `cellos-runtime run --cell`, and nothing is created in the state dir.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::{Value, json};
 use std::path::Path;
+use support::*;
 
 /// Run `spec_file` through both front ends; each must refuse with 125 and
 /// one line naming every needle, write exactly one `rejected` event to the

@@ -5,8 +5,12 @@
 //! (`make test` installs golang-go); the suite is built once into
 //! target/runtime-tools/. CELLOS_CONFORMANCE=0 skips it.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::Duration;
+use support::*;
 
 const EXPECTED: &str = include_str!("conformance/expected.txt");
 
@@ -34,23 +38,18 @@ fn expectations() -> BTreeMap<&'static str, Option<bool>> {
 
 #[test]
 fn runtime_tools_validation_suite() {
+    require_root!();
     if std::env::var("CELLOS_CONFORMANCE").is_ok_and(|v| v == "0") {
         println!("CELLOS_CONFORMANCE=0: runtime-tools suite skipped");
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipped: the runtime-tools suite needs root");
-        return;
-    }
     let expected = expectations();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/run.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_cellos-runtime"))
-        .output()
-        .expect("run tests/conformance/run.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).arg(BIN);
+    // The first run also builds the suite with Go.
+    let out = run_script(cmd, Duration::from_secs(3600));
+    let stdout = &out.stdout;
     println!("{stdout}");
     let mut wrong = Vec::new();
     let mut seen = 0;
@@ -74,9 +73,9 @@ fn runtime_tools_validation_suite() {
         }
     }
     assert!(
-        out.status.code() != Some(2) && seen > 0,
+        out.code != 2 && seen > 0,
         "tests/conformance/run.sh could not run the suite:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
     assert!(
         wrong.is_empty(),

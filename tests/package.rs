@@ -9,12 +9,12 @@
 //! The package is $CELLOS_TEST_DEB, else the newest target/deb/*.deb, else
 //! one built now with `make deb` (a release build: minutes).
 
-mod common;
+mod support;
 
-use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use support::*;
 
 const PKG_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -77,6 +77,7 @@ fn field(deb: &Path, name: &str) -> String {
 
 #[test]
 fn the_package_installs_binaries_pages_completions_and_engine_config() {
+    require_root!();
     let env = Env::new("pkg-files");
     let (deb, root) = unpack(&env);
     assert_eq!(field(&deb, "Package"), "cellos-runtime");
@@ -186,6 +187,7 @@ fn the_package_installs_binaries_pages_completions_and_engine_config() {
 
 #[test]
 fn podman_runs_a_container_with_the_packaged_runtime_and_drop_in() {
+    require_root!();
     let env = Env::new("pkg-podman");
     let (_, root) = unpack(&env);
     let scratch = env.subdir("podman");

@@ -5,11 +5,11 @@
 //! behind. `cargo test --test runtime_bad_input -- --nocapture` prints the
 //! table of messages.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// Rust Debug text that must never reach a user.
 const DEBUG_TEXT: &[&str] = &[
@@ -540,6 +540,7 @@ fn leftovers(env: &Env, id: &str) -> Vec<String> {
 
 #[test]
 fn bad_bundles_through_create() {
+    require_root!();
     if !strict() {
         println!(
             "control runtime: the message rules are cellos-runtime's; checking only that \
@@ -564,6 +565,7 @@ fn bad_bundles_through_create() {
 
 #[test]
 fn bad_bundles_through_run() {
+    require_root!();
     let env = Env::new("badin-run");
     let pick = [
         "bad JSON",
@@ -590,6 +592,7 @@ fn bad_bundles_through_run() {
 /// runs on, and no exec process file is left in our scratch dir.
 #[test]
 fn bad_process_resources_and_signals() {
+    require_root!();
     let env = Env::new("badin-live");
     let (id, _) = env.sleeper();
     let dir = env.subdir("files");

@@ -1,11 +1,11 @@
 //! cgroup limits: applied at create, changed by update, read back from the
 //! cgroup filesystem.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// The memory limit file of the container's cgroup (v1 or v2 wording).
 fn memory_limit(id: &str) -> String {
@@ -31,6 +31,7 @@ fn pids_max(id: &str) -> String {
 
 #[test]
 fn update_memory_flag() {
+    require_root!();
     let env = Env::new("updmem");
     let (id, _) = env.sleeper();
     env.rt(&["update", "--memory", "64m", &id]).ok();
@@ -45,6 +46,7 @@ fn update_memory_flag() {
 
 #[test]
 fn update_pids_from_file() {
+    require_root!();
     let env = Env::new("updpids");
     let (id, _) = env.sleeper();
     let f = env.subdir("res").join("res.json");
@@ -75,6 +77,7 @@ fn update_pids_from_file() {
 
 #[test]
 fn memory_limit_applied_at_create() {
+    require_root!();
     let env = Env::new("creatmem");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);
@@ -88,6 +91,7 @@ fn memory_limit_applied_at_create() {
 
 #[test]
 fn update_rejects_unknown_fields() {
+    require_root!();
     let env = Env::new("updunknown");
     let (id, _) = env.sleeper();
     env.rt(&["update", "--memory", "64m", &id]).ok();
@@ -109,6 +113,7 @@ fn update_rejects_unknown_fields() {
 
 #[test]
 fn update_stopped_container_fails() {
+    require_root!();
     let env = Env::new("updstopped");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
@@ -119,6 +124,7 @@ fn update_stopped_container_fails() {
 
 #[test]
 fn custom_cgroups_path_is_removed() {
+    require_root!();
     let env = Env::new("cgpath");
     let id = env.id();
     let name = format!("cellos-custom-{id}");
@@ -151,6 +157,7 @@ fn custom_cgroups_path_is_removed() {
 /// the killed task is gone), as runc and libcgroups do.
 #[test]
 fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
+    require_root!();
     let env = Env::new("cgleft");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);

@@ -2,15 +2,16 @@
 //! libcontainer 0.7 got wrong (each fixed in vendor/libcontainer, see
 //! PATCHES.md): a seccomp profile that denies getcwd, disableOOMKiller.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
+use support::*;
 
 /// A profile denying getcwd must not break create: the runtime checks the
 /// cwd before such a profile is loaded (crun passes, runc 1.1 fails).
 #[test]
 fn seccomp_denying_getcwd_still_runs() {
+    require_root!();
     let env = Env::new("getcwd");
     for nnp in [false, true] {
         let o = env.run_with(|c| {
@@ -38,6 +39,7 @@ fn oom_control(id: &str) -> String {
 /// memory.oom_control), and an update that does not mention it keeps it.
 #[test]
 fn disable_oom_killer_is_honoured_on_create_and_update() {
+    require_root!();
     let env = Env::new("oomkill");
     if !memory_cgroup("x").parent().is_some_and(|p| p.exists()) {
         println!("skipped: no cgroup v1 memory hierarchy on this host");

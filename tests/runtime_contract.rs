@@ -1,20 +1,33 @@
-//! The exact command lines containerd and podman send (see
-//! /work/shared/runtime-cli-contract.md), and what they read back.
+//! The exact command lines containerd and podman send (listed in
+//! tests/contract/engine-lines.txt), and what they read back.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A started container whose shell reports signal `sig` as `got-<sig>`
+/// (lower case) and exits 0 on SIGTERM after reporting `got-term`.
+fn signal_reporter(env: &Env, sig: &str) -> (String, PathBuf) {
+    let script = format!(
+        "trap 'echo got-{}' {sig}; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
+        sig.to_lowercase()
+    );
+    let (id, bundle) = env.create_started(&["sh", "-c", &script]);
+    wait_file_contains(&bundle.join("stdout"), "ready");
+    (id, bundle)
+}
+
 #[test]
 fn containerd_lifecycle_lines() {
+    require_root!();
     let env = Env::new("ctrd");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -119,14 +132,9 @@ fn containerd_lifecycle_lines() {
 
 #[test]
 fn kill_with_number_reaches_the_init() {
+    require_root!();
     let env = Env::new("killnum");
-    // A shell that reports the signal it got.
-    let (id, bundle) = env.create_started(&[
-        "sh",
-        "-c",
-        "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
-    ]);
-    wait_file_contains(&bundle.join("stdout"), "ready");
+    let (id, bundle) = signal_reporter(&env, "USR1");
     env.rt(&["kill", &id, "10"]).ok();
     wait_file_contains(&bundle.join("stdout"), "got-usr1");
     env.rt(&["kill", &id, "15"]).ok();
@@ -138,6 +146,7 @@ fn kill_with_number_reaches_the_init() {
 
 #[test]
 fn failed_create_then_forced_delete() {
+    require_root!();
     // After a failed create containerd sends only `delete --force`.
     let env = Env::new("failcreate");
     let bundle = env.bundle_args(&["/no/such/binary"]);
@@ -178,6 +187,7 @@ fn failed_create_then_forced_delete() {
 
 #[test]
 fn podman_log_flag_forms() {
+    require_root!();
     let env = Env::new("podmanlog");
     let bundle = env.bundle_args(&["nonexistent"]);
     let id = env.id();
@@ -220,6 +230,7 @@ fn podman_log_flag_forms() {
 
 #[test]
 fn podman_create_variants_and_start() {
+    require_root!();
     let env = Env::new("podmanvar");
     // --no-pivot
     let bundle = env.bundle_args(&[
@@ -249,6 +260,7 @@ fn podman_create_variants_and_start() {
 
 #[test]
 fn create_preserve_fds() {
+    require_root!();
     let env = Env::new("preservefds");
     let bundle = env.bundle_args(&[
         "sh",
@@ -287,6 +299,7 @@ fn create_preserve_fds() {
 
 #[test]
 fn update_resources_file_and_stdin() {
+    require_root!();
     let env = Env::new("updres");
     let (id, _) = env.sleeper();
     let res = env.subdir("podman").join("resources.json");
@@ -444,6 +457,7 @@ fn spec_writes_and_refuses_overwrite() {
 
 #[test]
 fn foreground_run_exit_codes() {
+    require_root!();
     let env = Env::new("fgcodes");
     env.run_args(&["sh", "-c", "exit 42"]).code(42);
     env.run_args(&["true"]).code(0);
@@ -460,6 +474,7 @@ fn foreground_run_exit_codes() {
 
 #[test]
 fn foreground_run_killed_from_host() {
+    require_root!();
     let env = Env::new("fgkill");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -477,6 +492,7 @@ fn foreground_run_killed_from_host() {
 
 #[test]
 fn foreground_run_forwards_sigterm() {
+    require_root!();
     let env = Env::new("fgterm");
     let bundle = env.bundle_args(&[
         "sh",
@@ -484,20 +500,21 @@ fn foreground_run_forwards_sigterm() {
         "trap 'exit 7' TERM; echo up; while true; do sleep 0.05; done",
     ]);
     let id = env.id();
-    let mut cmd = env.rt_cmd(&["run", "--bundle", s(&bundle), &id]);
-    cmd.stdout(std::fs::File::create(bundle.join("stdout")).unwrap());
-    let mut child = cmd.spawn().unwrap();
+    let run = spawn_to_files(env.rt_cmd(&["run", "--bundle", s(&bundle), &id]), &bundle);
     wait_file_contains(&bundle.join("stdout"), "up");
     // SIGTERM to the runtime is passed on to the container's process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let code = wait_child(&mut child, Duration::from_secs(10)).expect("run ends");
-    assert_eq!(code, 7);
+    unsafe { libc::kill(run.pid(), libc::SIGTERM) };
+    let o = run
+        .try_wait_for(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("run ends: {e}"));
+    assert_eq!(o.code, 7, "{o}");
     env.assert_gone(&id);
     env.finish();
 }
 
 #[test]
 fn events_stats_prints_one_line() {
+    require_root!();
     let env = Env::new("events");
     let (id, _) = env.sleeper();
     let o = env.rt(&["events", "--stats", &id]);
@@ -516,6 +533,7 @@ fn events_stats_prints_one_line() {
 /// the fresh tmpfs (youki 0.7 fails with "failed to prepare rootfs").
 #[test]
 fn podman_tmpfs_tmpcopyup() {
+    require_root!();
     let env = Env::new("tmpcopyup");
     let o = env.run_with(|c| {
         set_args(
@@ -547,6 +565,7 @@ fn podman_tmpfs_tmpcopyup() {
 
 #[test]
 fn podman_exec_forms() {
+    require_root!();
     let env = Env::new("podmanexec");
     let (id, _) = env.sleeper();
     let x = env.subdir("exec");
@@ -584,6 +603,7 @@ fn podman_exec_forms() {
 
 #[test]
 fn foreground_run_passes_stdin() {
+    require_root!();
     let env = Env::new("fgstdin");
     let b = env.bundle_args(&["sh", "-c", "tr a-z A-Z"]);
     let id = env.id();
@@ -595,6 +615,7 @@ fn foreground_run_passes_stdin() {
 
 #[test]
 fn relative_bundle_is_shown_absolute() {
+    require_root!();
     let env = Env::new("relbundle");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -621,6 +642,7 @@ fn relative_bundle_is_shown_absolute() {
 
 #[test]
 fn init_killed_from_host_shows_stopped() {
+    require_root!();
     let env = Env::new("extkill");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
@@ -640,6 +662,7 @@ fn init_killed_from_host_shows_stopped() {
 
 #[test]
 fn kill_all_paused_container() {
+    require_root!();
     let env = Env::new("killallpaused");
     let (id, _) = env.sleeper();
     env.exec(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & true"])
@@ -658,13 +681,9 @@ fn kill_all_paused_container() {
 
 #[test]
 fn kill_default_signal_and_names() {
+    require_root!();
     let env = Env::new("killnames");
-    let (id, bundle) = env.create_started(&[
-        "sh",
-        "-c",
-        "trap 'echo got-hup' HUP; trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
-    ]);
-    wait_file_contains(&bundle.join("stdout"), "ready");
+    let (id, bundle) = signal_reporter(&env, "HUP");
     env.rt(&["kill", &id, "SIGHUP"]).ok();
     wait_file_contains(&bundle.join("stdout"), "got-hup");
     // No signal: SIGTERM.
@@ -676,6 +695,7 @@ fn kill_default_signal_and_names() {
 
 #[test]
 fn ps_table() {
+    require_root!();
     let env = Env::new("pstable");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap();
@@ -689,5 +709,60 @@ fn ps_table() {
         "{o}"
     );
     assert!(lines[1].contains("sleep 1000"), "{o}");
+    env.finish();
+}
+
+/// The engines' command lines, as recorded in tests/contract/engine-lines.txt.
+const ENGINE_LINES: &str = include_str!("contract/engine-lines.txt");
+
+/// Words in our answer that mean the line itself was not understood.
+const USAGE_ERRORS: [&str; 4] = [
+    "unexpected argument",
+    "invalid value",
+    "required arguments were not provided",
+    "unrecognized subcommand",
+];
+
+/// Every recorded line is parsed as written (no root needed: the container,
+/// bundle and files do not exist, so each fails past parsing, or succeeds).
+#[test]
+fn every_engine_line_is_accepted_as_written() {
+    let env = Env::new("enginelines");
+    let dir = env.subdir("files");
+    let id = env.id();
+    let mut seen = 0;
+    for line in ENGINE_LINES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let mut words = line.split_whitespace();
+        let (engine, outcome) = (words.next().unwrap(), words.next().unwrap());
+        let args: Vec<String> = words
+            .map(|w| {
+                w.replace("<root>", s(&env.root))
+                    .replace("<log>", s(&dir.join("log.json")))
+                    .replace("<bundle>", s(&dir.join("no-bundle")))
+                    .replace("<dir>", s(&dir))
+                    .replace("<id>", &id)
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = env.rt_exact(&refs);
+        let what = format!("{engine} line `{line}`");
+        for u in USAGE_ERRORS {
+            assert!(!o.stderr.contains(u), "{what}: not understood:\n{o}");
+        }
+        match outcome {
+            "accepted" => assert!(o.code == 0 || o.code == 1, "{what}:\n{o}"),
+            "ok" => assert_eq!(o.code, 0, "{what}:\n{o}"),
+            "unsupported" => {
+                assert_eq!(o.code, 1, "{what}:\n{o}");
+                assert!(o.stderr.contains("not supported"), "{what}:\n{o}");
+            }
+            other => panic!("engine-lines.txt: unknown outcome {other:?} in `{line}`"),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 30, "only {seen} lines in engine-lines.txt");
     env.finish();
 }

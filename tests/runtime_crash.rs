@@ -5,12 +5,11 @@
 //! The named pause points are cellos-only test plumbing (src/runtime/crashpoints.rs):
 //! with a control runtime those tests say so and skip.
 
-mod common;
-use common::*;
+mod support;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
+use support::*;
 
 /// A sleeper's bundle with a podman `tmpcopyup` tmpfs, so that create also
 /// has host mounts (its staging tmpfs) to leave behind.
@@ -24,13 +23,6 @@ fn sleeper_bundle(env: &Env) -> PathBuf {
     })
 }
 
-/// Spawn `cmd` with its stdio away from us (an orphaned init may keep it).
-fn spawn_quiet(mut cmd: Command, dir: &Path) -> Child {
-    cmd.stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
-    cmd.spawn().expect("spawn runtime")
-}
-
 fn proc_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
@@ -38,16 +30,17 @@ fn proc_state(pid: i32) -> Option<char> {
 
 /// Run `args` until the runtime stops itself at `point`; returns the
 /// stopped child and its pid.
-fn run_to_pause(env: &Env, args: &[&str], point: &str) -> (Child, i32) {
+fn run_to_pause(env: &Env, args: &[&str], point: &str) -> (Running, i32) {
     let dir = env.subdir("pause");
     let file = dir.join("pid");
     let mut cmd = env.rt_cmd(args);
     cmd.env("CELLOS_TEST_PAUSE_AT", point)
         .env("CELLOS_TEST_PAUSE_FILE", &file);
-    let mut child = spawn_quiet(cmd, &dir);
+    // Stdio in files: an orphaned init may keep it.
+    let mut child = spawn_to_files(cmd, &dir);
     let what = format!("{args:?} to stop at {point}");
     let pid = poll_until(&what, Duration::from_secs(15), || {
-        if let Ok(Some(st)) = child.try_wait() {
+        if let Ok(Some(st)) = child.child.try_wait() {
             panic!(
                 "{args:?} exited ({st}) without stopping at {point}: {}",
                 read_lossy(&dir.join("stderr"))
@@ -57,11 +50,6 @@ fn run_to_pause(env: &Env, args: &[&str], point: &str) -> (Child, i32) {
         (proc_state(pid) == Some('T')).then_some(pid)
     });
     (child, pid)
-}
-
-fn sigkill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// `delete --force` succeeds and nothing of `id` is left: state and scratch
@@ -103,6 +91,7 @@ fn skip_control(test: &str) -> bool {
 
 #[test]
 fn create_killed_at_each_point_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("create_killed_at_each_point") {
         return;
     }
@@ -116,19 +105,8 @@ fn create_killed_at_each_point_is_cleaned_by_delete_force() {
         let bundle = sleeper_bundle(&env);
         let id = env.id();
         let pid_file = bundle.join("pid");
-        let (mut child, _) = run_to_pause(
-            &env,
-            &[
-                "create",
-                "--bundle",
-                bundle.to_str().unwrap(),
-                "--pid-file",
-                pid_file.to_str().unwrap(),
-                &id,
-            ],
-            point,
-        );
-        sigkill(&mut child);
+        let (child, _) = run_to_pause(&env, &create_line(&bundle, &pid_file, &id), point);
+        child.kill();
         force_delete_leaves_nothing(&env, &id, point);
     }
     env.finish();
@@ -136,6 +114,7 @@ fn create_killed_at_each_point_is_cleaned_by_delete_force() {
 
 #[test]
 fn start_killed_while_holding_the_lock_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("start_killed") {
         return;
     }
@@ -143,22 +122,23 @@ fn start_killed_while_holding_the_lock_is_cleaned_by_delete_force() {
     let bundle = sleeper_bundle(&env);
     let id = env.id();
     env.create(&bundle, &id, &[]).ok();
-    let (mut child, _) = run_to_pause(&env, &["start", &id], "start-locked");
-    sigkill(&mut child);
+    let (child, _) = run_to_pause(&env, &["start", &id], "start-locked");
+    child.kill();
     force_delete_leaves_nothing(&env, &id, "start-locked");
     env.finish();
 }
 
 #[test]
 fn delete_killed_at_each_point_is_finished_by_delete_force() {
+    require_root!();
     if skip_control("delete_killed_at_each_point") {
         return;
     }
     let env = Env::new("crash-delete");
     for point in ["delete-killed", "delete-cgroups-removed"] {
         let (id, _) = env.sleeper();
-        let (mut child, _) = run_to_pause(&env, &["delete", "--force", &id], point);
-        sigkill(&mut child);
+        let (child, _) = run_to_pause(&env, &["delete", "--force", &id], point);
+        child.kill();
         force_delete_leaves_nothing(&env, &id, point);
     }
     env.finish();
@@ -166,14 +146,15 @@ fn delete_killed_at_each_point_is_finished_by_delete_force() {
 
 #[test]
 fn exec_killed_at_each_point_is_cleaned_by_delete_force() {
+    require_root!();
     if skip_control("exec_killed_at_each_point") {
         return;
     }
     let env = Env::new("crash-exec");
     for point in ["exec-before-build", "exec-built"] {
         let (id, _) = env.sleeper();
-        let (mut child, _) = run_to_pause(&env, &["exec", &id, "sleep", "1000"], point);
-        sigkill(&mut child);
+        let (child, _) = run_to_pause(&env, &["exec", &id, "sleep", "1000"], point);
+        child.kill();
         // The container is intact and usable after the dead exec.
         env.exec(&id, &["true"]).ok();
         force_delete_leaves_nothing(&env, &id, point);
@@ -195,12 +176,12 @@ fn create_killed_at_random_moments_is_cleaned_by_delete_force() {
         let bundle = sleeper_bundle(&env);
         let id = env.id();
         let dir = env.subdir("random");
-        let mut child = spawn_quiet(
+        let child = spawn_to_files(
             env.rt_cmd(&["create", "--bundle", bundle.to_str().unwrap(), &id]),
             &dir,
         );
         std::thread::sleep(delay);
-        sigkill(&mut child);
+        child.kill();
         force_delete_leaves_nothing(&env, &id, &format!("SIGKILL after {delay:?}"));
     }
     env.finish();
@@ -209,22 +190,19 @@ fn create_killed_at_random_moments_is_cleaned_by_delete_force() {
 /// The probe's failure 1: five `delete --force` of one running container.
 #[test]
 fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
+    require_root!();
     let env = Env::new("crash-del5");
     for round in 0..5 {
         let (id, _) = env.sleeper();
-        let children: Vec<Child> = (0..5)
-            .map(|_| {
-                let mut c = env.rt_cmd(&["delete", "--force", &id]);
-                c.stdout(Stdio::null()).stderr(Stdio::piped());
-                c.spawn().unwrap()
-            })
+        let children: Vec<Running> = (0..5)
+            .map(|_| spawn(env.rt_cmd(&["delete", "--force", &id])))
             .collect();
         for c in children {
-            let o = c.wait_with_output().unwrap();
+            let o = c.wait();
             assert!(
-                o.status.success(),
+                o.code == 0,
                 "round {round}: a concurrent delete --force failed: {}",
-                String::from_utf8_lossy(&o.stderr)
+                o.stderr
             );
         }
         assert_clean(&env, &id, &format!("round {round}"));
@@ -236,31 +214,28 @@ fn five_concurrent_force_deletes_all_succeed_and_leave_nothing() {
 /// signals (even rounds), racing with `delete --force`.
 #[test]
 fn concurrent_kill_and_force_delete() {
+    require_root!();
     let env = Env::new("crash-killdel");
     for round in 0..10 {
         let (id, _) = env.sleeper();
-        let spawn = |args: &[&str]| {
-            let mut c = env.rt_cmd(args);
-            c.stdout(Stdio::null()).stderr(Stdio::piped());
-            c.spawn().unwrap()
-        };
+        let start = |args: &[&str]| spawn(env.rt_cmd(args));
         let kill = if round % 2 == 0 {
-            spawn(&["kill", "--all", &id, "KILL"])
+            start(&["kill", "--all", &id, "KILL"])
         } else {
-            spawn(&["kill", &id, "KILL"])
+            start(&["kill", &id, "KILL"])
         };
-        let del = spawn(&["delete", "--force", &id]);
-        let d = del.wait_with_output().unwrap();
-        let k = kill.wait_with_output().unwrap();
+        let del = start(&["delete", "--force", &id]);
+        let d = del.wait();
+        let k = kill.wait();
         assert!(
-            d.status.success(),
+            d.code == 0,
             "round {round}: delete --force failed: {}",
-            String::from_utf8_lossy(&d.stderr)
+            d.stderr
         );
         // kill either came first, or found the container gone or stopped.
-        let kerr = String::from_utf8_lossy(&k.stderr);
+        let kerr = &k.stderr;
         assert!(
-            k.status.success() || kerr.contains("does not exist") || kerr.contains("not running"),
+            k.code == 0 || kerr.contains("does not exist") || kerr.contains("not running"),
             "round {round}: kill: {kerr}"
         );
         assert!(!kerr.contains("state.json"), "round {round}: kill: {kerr}");
@@ -273,41 +248,35 @@ fn concurrent_kill_and_force_delete() {
 /// behave as if it never existed; `state` does not wait at all.
 #[test]
 fn waiters_on_a_deleted_container_see_it_gone() {
+    require_root!();
     if skip_control("waiters_on_a_deleted_container") {
         return;
     }
     let env = Env::new("crash-waiters");
     let (id, _) = env.sleeper();
-    let (mut deleter, pid) = run_to_pause(&env, &["delete", "--force", &id], "delete-killed");
+    let (deleter, pid) = run_to_pause(&env, &["delete", "--force", &id], "delete-killed");
     // Lock-free: answers while the delete holds the lock.
     let o = env.rt(&["state", &id]);
     assert!(o.code == 0, "state blocked or failed during a delete:\n{o}");
-    let spawn = |args: &[&str]| {
-        let mut c = env.rt_cmd(args);
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
-        c.spawn().unwrap()
-    };
+    let start = |args: &[&str]| spawn(env.rt_cmd(args));
     let waiters = [
-        (spawn(&["delete", "--force", &id]), true),
-        (spawn(&["kill", &id, "KILL"]), false),
-        (spawn(&["start", &id]), false),
-        (spawn(&["delete", &id]), false),
+        (start(&["delete", "--force", &id]), true),
+        (start(&["kill", &id, "KILL"]), false),
+        (start(&["start", &id]), false),
+        (start(&["delete", &id]), false),
     ];
     // Give them time to queue on the lock.
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: plain kill(2) of the runtime we stopped.
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    assert!(
-        deleter.wait().unwrap().success(),
-        "the paused delete failed"
-    );
+    assert!(deleter.wait().code == 0, "the paused delete failed");
     for (w, ok) in waiters {
-        let o = w.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
+        let o = w.wait();
+        let err = &o.stderr;
         if ok {
-            assert!(o.status.success(), "delete --force waiter: {err}");
+            assert!(o.code == 0, "delete --force waiter: {err}");
         } else {
-            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert_eq!(o.code, 1, "{err}");
             assert!(
                 err.contains(&format!("container \"{id}\" does not exist")),
                 "waiter said: {err}"

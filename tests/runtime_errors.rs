@@ -2,12 +2,12 @@
 //! message as a runc-shaped JSON line in the --log file, and nothing left
 //! behind (no state, no cgroup, no process).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use support::*;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -100,6 +100,7 @@ fn missing_rootfs() {
 
 #[test]
 fn bad_ids() {
+    require_root!();
     let env = Env::new("badids");
     let bundle = env.bundle_args(&["true"]);
     let long = "a".repeat(201);
@@ -137,6 +138,7 @@ fn bad_ids() {
 
 #[test]
 fn duplicate_id() {
+    require_root!();
     let env = Env::new("dupid");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -183,6 +185,7 @@ fn unknown_container() {
 
 #[test]
 fn bad_signals() {
+    require_root!();
     let env = Env::new("badsig");
     let (id, _) = env.sleeper();
     for sig in ["NOPE", "0", "65", "SIGFOO", "RTMAX+1"] {
@@ -195,6 +198,7 @@ fn bad_signals() {
 
 #[test]
 fn delete_running_needs_force() {
+    require_root!();
     let env = Env::new("delrunning");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
@@ -210,6 +214,7 @@ fn delete_running_needs_force() {
 
 #[test]
 fn start_twice() {
+    require_root!();
     let env = Env::new("starttwice");
     let (id, _) = env.sleeper();
     json_logged_failure(&env, &["start", &id], &[&id, "running", "not created"]);
@@ -219,6 +224,7 @@ fn start_twice() {
 
 #[test]
 fn start_stopped() {
+    require_root!();
     let env = Env::new("startstopped");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
@@ -230,6 +236,7 @@ fn start_stopped() {
 
 #[test]
 fn exec_into_stopped_or_created() {
+    require_root!();
     let env = Env::new("execstopped");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
@@ -244,6 +251,7 @@ fn exec_into_stopped_or_created() {
 
 #[test]
 fn missing_command() {
+    require_root!();
     let env = Env::new("nocmd");
     let bundle = env.bundle_args(&["nonexistent"]);
     let id = env.id();
@@ -291,6 +299,7 @@ fn missing_command() {
 
 #[test]
 fn non_executable_command() {
+    require_root!();
     let env = Env::new("noexec");
     let bundle = env.bundle_args(&["/etc/passwd"]);
     let id = env.id();
@@ -336,6 +345,7 @@ fn bad_cwd_and_missing_process() {
 
 #[test]
 fn unwritable_pid_file() {
+    require_root!();
     let env = Env::new("badpidfile");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -389,4 +399,40 @@ fn usage_errors_are_one_line() {
     run_piped(cmd, None, std::time::Duration::from_secs(10))
         .fails_with(&["unrecognized subcommand"]);
     env.finish();
+}
+
+/// The harness's doubled-cause check (applied to every stderr of our
+/// binaries) finds a repeated cause, and only that.
+#[test]
+fn doubled_cause_check_finds_repeats() {
+    let os = "No such file or directory (os error 2)";
+    let doubled = format!("cellos-runtime: /proc/nonexistent: {os}: {os}");
+    assert_eq!(
+        doubled_cause(&format!("ok\n{doubled}\n")),
+        Some(doubled.as_str())
+    );
+    let msg = "spec.id \"-bad\" must start with a letter or digit";
+    assert!(doubled_cause(&format!("cellos-runtime: x.json: {msg}: {msg}")).is_some());
+    assert!(doubled_cause("a: b: c: b: c").is_some());
+    assert_eq!(
+        doubled_cause(&format!("cellos-runtime: /proc/nonexistent: {os}")),
+        None
+    );
+    assert_eq!(doubled_cause("sh: foo: not found"), None);
+    assert_eq!(doubled_cause("exec: a: ab"), None);
+}
+
+/// The check is wired into the runner: a program of ours (here a stand-in
+/// with our binary's name) that prints a cause twice fails the test.
+#[test]
+#[should_panic(expected = "cause printed twice")]
+fn runner_fails_on_a_doubled_cause() {
+    let env = Env::new("doubled");
+    let fake = env.subdir("bin").join("cellos-runtime");
+    let os = "No such file or directory (os error 2)";
+    write_script(
+        &fake,
+        &format!("echo 'cellos-runtime: /proc/nonexistent: {os}: {os}' >&2; exit 1"),
+    );
+    run(std::process::Command::new(&fake));
 }

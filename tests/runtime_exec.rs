@@ -1,13 +1,14 @@
 //! exec into a running container: output, exit codes and every flag.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 #[test]
 fn exec_output_and_exit_code() {
+    require_root!();
     let env = Env::new("execcode");
     let (id, _) = env.sleeper();
     let o = env.exec(&id, &["sh", "-c", "echo out; echo err >&2; exit 3"]);
@@ -35,6 +36,7 @@ fn exec_output_and_exit_code() {
 
 #[test]
 fn exec_env_cwd_user() {
+    require_root!();
     let env = Env::new("execflags");
     let (id, _) = env.sleeper();
     let o = env.exec(
@@ -69,6 +71,7 @@ fn exec_env_cwd_user() {
 
 #[test]
 fn exec_cap_adds_capability() {
+    require_root!();
     let env = Env::new("execcap");
     let (id, _) = env.sleeper();
     // Fixture set: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10).
@@ -103,6 +106,7 @@ fn exec_cap_adds_capability() {
 
 #[test]
 fn exec_detach_pid_file() {
+    require_root!();
     let env = Env::new("execdetach");
     let (id, _) = env.sleeper();
     let out = env.subdir("exec");
@@ -137,16 +141,15 @@ fn exec_detach_pid_file() {
 
 #[test]
 fn exec_process_file() {
+    require_root!();
     let env = Env::new("execproc");
     let (id, _) = env.sleeper();
-    let dir = env.subdir("proc");
-    let proc_file = dir.join("process.json");
     let mut p = base_config()["process"].clone();
     p["args"] = json!(["sh", "-c", "echo $MYVAR; pwd; id -u; exit 5"]);
     p["env"] = json!(["PATH=/bin", "MYVAR=from-process-json"]);
     p["cwd"] = json!("/tmp");
     p["user"] = json!({"uid": 65534, "gid": 65534});
-    std::fs::write(&proc_file, p.to_string()).unwrap();
+    let proc_file = env.process_file(&p);
     let o = env.rt(&["exec", "--process", proc_file.to_str().unwrap(), &id]);
     o.code(5);
     assert_eq!(o.stdout, "from-process-json\n/tmp\n65534\n");
@@ -167,6 +170,7 @@ fn exec_process_file() {
 
 #[test]
 fn exec_cwd_inside_container() {
+    require_root!();
     let env = Env::new("execcwd");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

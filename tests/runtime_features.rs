@@ -4,11 +4,11 @@
 //! document leaves out because the runtime does not implement them must be
 //! refused, not dropped in silence.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use support::*;
 
 /// Where the test mounts (the fixture has an empty /mnt).
 const TARGET: &str = "/mnt";
@@ -107,6 +107,7 @@ fn advertised(env: &Env) -> Vec<String> {
 
 #[test]
 fn every_advertised_mount_option_mounts() {
+    require_root!();
     let env = Env::new("features-mounts");
     let opts = advertised(&env);
     assert!(opts.len() > 10, "{opts:?}");

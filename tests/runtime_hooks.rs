@@ -1,10 +1,10 @@
 //! OCI hooks: each runs at its point of the lifecycle with the state JSON on stdin.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::Path;
+use support::*;
 
 /// A hook that saves its stdin (the state JSON) into `file`.
 fn saving_hook(file: &Path) -> Value {
@@ -43,6 +43,7 @@ fn hooked_bundle(env: &Env, out: &Path) -> std::path::PathBuf {
 
 #[test]
 fn hooks_run_with_state() {
+    require_root!();
     let env = Env::new("hooks");
     let out = env.subdir("hook-out");
     let bundle = hooked_bundle(&env, &out);
@@ -91,6 +92,7 @@ fn hooks_run_with_state() {
 /// adjust (no cgroupsPath, no HOME: a patched copy in the state root).
 #[test]
 fn hooks_see_the_callers_bundle() {
+    require_root!();
     let env = Env::new("hookbundle");
     for as_engines_write_it in [true, false] {
         let out = env.subdir("hook-out");
@@ -136,6 +138,7 @@ fn hooks_see_the_callers_bundle() {
 
 #[test]
 fn failing_prestart_hook_fails_create() {
+    require_root!();
     let env = Env::new("hookfail");
     let bundle = env.bundle(|c| {
         set_args(c, &["true"]);
@@ -159,6 +162,7 @@ fn failing_prestart_hook_fails_create() {
 
 #[test]
 fn failing_poststop_hook_does_not_block_delete() {
+    require_root!();
     // runtime-spec: a failing poststart or poststop hook is a warning; the
     // lifecycle goes on, and so do the hooks after it.
     let env = Env::new("hookpoststop");

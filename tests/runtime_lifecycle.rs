@@ -1,13 +1,14 @@
 //! The container state machine: create, start, exit, delete, list, pause, resume.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
+use support::*;
 
 #[test]
 fn create_start_stop_delete() {
+    require_root!();
     let env = Env::new("lifecycle");
     // The process waits for a file that the test creates through exec, so
     // "running" is observed before it exits on its own.
@@ -79,6 +80,7 @@ fn create_start_stop_delete() {
 
 #[test]
 fn list_formats() {
+    require_root!();
     let env = Env::new("list");
     let (a, bundle_a) = env.sleeper();
     let bundle_b = env.bundle_args(&["true"]);
@@ -130,6 +132,7 @@ fn list_formats() {
 
 #[test]
 fn pause_and_resume() {
+    require_root!();
     let env = Env::new("pause");
     // A counter that only advances while the container is thawed.
     let (id, _) = env.create_started_with(|c| {
@@ -187,6 +190,7 @@ fn pause_and_resume() {
 
 #[test]
 fn kill_moves_to_stopped() {
+    require_root!();
     let env = Env::new("killstop");
     let (id, _) = env.sleeper();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
@@ -204,6 +208,7 @@ fn kill_moves_to_stopped() {
 
 #[test]
 fn delete_created_container() {
+    require_root!();
     let env = Env::new("delcreated");
     let bundle = env.bundle_args(&["true"]);
     let id = env.id();
@@ -218,6 +223,7 @@ fn delete_created_container() {
 
 #[test]
 fn run_detach_then_kill_and_delete() {
+    require_root!();
     let env = Env::new("rundetach");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -247,6 +253,7 @@ fn run_detach_then_kill_and_delete() {
 
 #[test]
 fn foreground_run_output_and_cleanup() {
+    require_root!();
     let env = Env::new("fgrun");
     let b = env.bundle_args(&["sh", "-c", "echo out; echo err >&2; hostname"]);
     let id = env.id();
@@ -261,6 +268,7 @@ fn foreground_run_output_and_cleanup() {
 
 #[test]
 fn detached_container_output_goes_to_create_stdio() {
+    require_root!();
     let env = Env::new("createstdio");
     let bundle = env.bundle_args(&["sh", "-c", "echo to-stdout; echo to-stderr >&2"]);
     let id = env.id();

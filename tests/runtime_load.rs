@@ -1,14 +1,15 @@
 //! Many containers and execs at once: nothing hangs, every status is right.
 
-mod common;
+mod support;
 
-use common::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Regression: a container whose process exits at once must not be missed
 /// (youki 0.7 could hang forever in a foreground run of /bin/true).
 #[test]
 fn concurrent_foreground_runs() {
+    require_root!();
     let env = Env::new("loadrun");
     let bundle = env.bundle_args(&["/bin/true"]);
     let failing = env.bundle_args(&["sh", "-c", "exit 9"]);
@@ -49,6 +50,7 @@ fn concurrent_foreground_runs() {
 
 #[test]
 fn concurrent_execs() {
+    require_root!();
     let env = Env::new("loadexec");
     let (id, _) = env.sleeper();
     let results: Vec<(Out, i32)> = std::thread::scope(|sc| {
@@ -82,6 +84,7 @@ fn concurrent_execs() {
 
 #[test]
 fn concurrent_create_delete_same_root() {
+    require_root!();
     let env = Env::new("loadcreate");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let ids: Vec<String> = (0..12).map(|_| env.id()).collect();

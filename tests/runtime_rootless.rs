@@ -3,13 +3,13 @@
 //! own (cgroup v1 here). Also: an exec'd process joins the container's
 //! user namespace, for root as well.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use support::*;
 
 const NOBODY: u32 = 65534;
 
@@ -260,6 +260,7 @@ fn default_root_of_a_user_is_under_xdg_runtime_dir() {
 /// namespace (it would be host root in the container's mount namespace).
 #[test]
 fn exec_joins_the_containers_user_namespace() {
+    require_root!();
     let env = Env::new("rl-usernsexec");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

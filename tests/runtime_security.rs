@@ -1,11 +1,11 @@
 //! Security settings really take effect inside the container, and nothing of
 //! the host leaks in (fds, the runtime binary, symlinked mount targets).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::Path;
+use support::*;
 
 fn only_caps(c: &mut serde_json::Value, caps: &[&str]) {
     c["process"]["capabilities"] = json!({
@@ -15,6 +15,7 @@ fn only_caps(c: &mut serde_json::Value, caps: &[&str]) {
 
 #[test]
 fn capabilities_dropped() {
+    require_root!();
     let env = Env::new("caps");
     let o = env.run_with(|c| {
         set_args(c, &["grep", "^Cap", "/proc/self/status"]);
@@ -61,6 +62,7 @@ fn capabilities_dropped() {
 
 #[test]
 fn no_new_privileges() {
+    require_root!();
     let env = Env::new("nnp");
     let o = env.run_args(&["grep", "NoNewPrivs", "/proc/self/status"]);
     o.ok();
@@ -84,6 +86,7 @@ fn seccomp_blocking(names: &[&str]) -> serde_json::Value {
 
 #[test]
 fn seccomp_blocks_syscalls() {
+    require_root!();
     let env = Env::new("seccomp");
     let o = env.run_with(|c| {
         set_args(c, &["sh", "-c", "mkdir /tmp/x && echo made-it"]);
@@ -121,6 +124,7 @@ fn seccomp_blocks_syscalls() {
 
 #[test]
 fn masked_and_readonly_paths() {
+    require_root!();
     let env = Env::new("masked");
     // Masked files read empty: /proc/kcore where the kernel has one (not all
     // do), /proc/timer_list, and a file of the image added to the list.
@@ -161,6 +165,7 @@ fn masked_and_readonly_paths() {
 
 #[test]
 fn rlimits_applied() {
+    require_root!();
     let env = Env::new("rlimits");
     let o = env.run_with(|c| {
         set_args(c, &["sh", "-c", "ulimit -n; ulimit -Hn"]);
@@ -173,6 +178,7 @@ fn rlimits_applied() {
 
 #[test]
 fn sysctl_in_new_netns() {
+    require_root!();
     let env = Env::new("sysctl");
     let o = env.run_with(|c| {
         set_args(c, &["cat", "/proc/sys/net/ipv4/ip_forward"]);
@@ -189,6 +195,7 @@ fn sysctl_in_new_netns() {
 
 #[test]
 fn no_host_fd_leak() {
+    require_root!();
     let env = Env::new("fdleak");
     let secret = env.subdir("secret").join("host-secret");
     std::fs::write(&secret, "secret").unwrap();
@@ -239,6 +246,7 @@ fn no_host_fd_leak() {
 
 #[test]
 fn cwd_is_inside_container() {
+    require_root!();
     let env = Env::new("cwd");
     let o = env.run_with(|c| {
         set_args(c, &["sh", "-c", "readlink /proc/self/cwd; pwd; ls"]);
@@ -254,6 +262,7 @@ fn cwd_is_inside_container() {
 
 #[test]
 fn runtime_binary_is_sealed() {
+    require_root!();
     let env = Env::new("sealed");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -364,6 +373,7 @@ fn symlinked_mount_destination_stays_inside() {
 
 #[test]
 fn hostname_and_namespaces() {
+    require_root!();
     let env = Env::new("ns");
     let o = env.run_args(&[
         "sh",

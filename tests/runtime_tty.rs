@@ -1,14 +1,14 @@
 //! Terminals: the pty master arrives over --console-socket (SCM_RIGHTS).
 
-mod common;
+mod support;
 
-use common::*;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Accept one connection on `listener` (within a timeout) and receive the
 /// fd it sends with SCM_RIGHTS.
@@ -84,6 +84,7 @@ fn read_until(master: &OwnedFd, needle: &str) -> String {
 
 #[test]
 fn create_with_console_socket() {
+    require_root!();
     let env = Env::new("ttycreate");
     let bundle = env.bundle(|c| {
         set_args(c, &["sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo ttyok"]);
@@ -117,6 +118,7 @@ fn create_with_console_socket() {
 
 #[test]
 fn terminal_input_reaches_process() {
+    require_root!();
     let env = Env::new("ttyinput");
     let bundle = env.bundle(|c| {
         set_args(c, &["sh", "-c", "read line; echo got:$line"]);
@@ -138,6 +140,7 @@ fn terminal_input_reaches_process() {
 
 #[test]
 fn terminal_without_console_socket_fails() {
+    require_root!();
     let env = Env::new("ttynosock");
     let bundle = env.bundle(|c| {
         set_args(c, &["true"]);
@@ -151,6 +154,7 @@ fn terminal_without_console_socket_fails() {
 
 #[test]
 fn exec_tty_detached() {
+    require_root!();
     let env = Env::new("ttyexec");
     let (id, _) = env.sleeper();
     let dir = env.subdir("pty");
@@ -181,11 +185,10 @@ fn exec_tty_detached() {
     // The same through a --process file with terminal=true (containerd's form).
     let sock2 = dir.join("pty2.sock");
     let listener2 = UnixListener::bind(&sock2).unwrap();
-    let proc_file = dir.join("process.json");
     let mut p = base_config()["process"].clone();
     p["args"] = json!(["sh", "-c", "tty; echo proc-ttyok"]);
     p["terminal"] = json!(true);
-    std::fs::write(&proc_file, p.to_string()).unwrap();
+    let proc_file = env.process_file(&p);
     let cmd = env.rt_cmd(&[
         "exec",
         "--process",
@@ -222,6 +225,7 @@ fn in_terminal(env: &Env, runtime_args: &str) -> Out {
 /// `runc run` from a shell), with the caller's window size.
 #[test]
 fn foreground_run_gets_a_terminal() {
+    require_root!();
     let env = Env::new("fgtty");
     let bundle = env.bundle(|c| {
         set_args(c, &["sh", "-c", "tty; stty size; exit 6"]);
@@ -243,6 +247,7 @@ fn foreground_run_gets_a_terminal() {
 /// `exec --tty` in the foreground, without --console-socket, likewise.
 #[test]
 fn foreground_exec_tty_gets_a_terminal() {
+    require_root!();
     let env = Env::new("fgexectty");
     let (id, _bundle) = env.sleeper();
     let o = in_terminal(&env, &format!("exec --tty {id} sh -c 'tty; exit 4'"));

@@ -2,11 +2,11 @@
 //! unwrapping of its seal), each performed for real against the runtime.
 //! Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 /// Every capability this host grants (CAP_SYS_RESOURCE is not in its bounding
 /// set): the attacker has CAP_SYS_ADMIN and no user namespace.
@@ -76,6 +76,15 @@ fn assert_unchanged(bin: &std::path::Path, before: &[u8]) {
 }
 
 /// The runtime binary as it is on the host now.
+/// A test's Env, the host runtime binary and its bytes now, and a rootfs
+/// holding the attack helper.
+fn attack_setup(name: &str) -> (Env, (PathBuf, Vec<u8>), PathBuf) {
+    let env = Env::new(name);
+    let host = host_binary();
+    let rootfs = attack_rootfs(&env);
+    (env, host, rootfs)
+}
+
 fn host_binary() -> (PathBuf, Vec<u8>) {
     let p = PathBuf::from(runtime()).canonicalize().unwrap();
     let bytes = std::fs::read(&p).unwrap();
@@ -118,9 +127,8 @@ fn attacker(env: &Env, rootfs: &Path, seconds: u32) -> (String, PathBuf, i64) {
 /// the mount, or on a clone of it: the unwrapping runc 1.2 warns about).
 #[test]
 fn exe_unwrap_during_create_and_run() {
-    let env = Env::new("unwrap-create");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    require_root!();
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-create");
     // create: the victim's init waits for `start` as the runtime's image.
     let (att, att_bundle, att_pid) = attacker(&env, &rootfs, 20);
     let victim = env.bundle(|c| {
@@ -161,9 +169,8 @@ fn exe_unwrap_during_create_and_run() {
 /// in the container watches for it and attacks its /proc/<pid>/exe.
 #[test]
 fn exe_unwrap_during_exec() {
-    let env = Env::new("unwrap-exec");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    require_root!();
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-exec");
     let (att, att_bundle, _) = attacker(&env, &rootfs, 25);
     // The window is short: exec until the watcher has caught one.
     let mut caught = false;
@@ -187,9 +194,8 @@ fn exe_unwrap_during_exec() {
 /// pid namespace attacks it while it runs.
 #[test]
 fn exe_unwrap_through_proc_self_exe() {
-    let env = Env::new("unwrap-self");
-    let (bin, before) = host_binary();
-    let rootfs = attack_rootfs(&env);
+    require_root!();
+    let (env, (bin, before), rootfs) = attack_setup("unwrap-self");
     std::fs::write(rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(
         &mut std::fs::metadata(rootfs.join("evil"))
@@ -237,6 +243,7 @@ impl Drop for Unmount {
 /// nobody can unwrap, and the attack from the host namespace must fail.
 #[test]
 fn exe_unwrap_readonly_install() {
+    require_root!();
     let env = Env::new("unwrap-roinst");
     let dir = env.subdir("install");
     let installed = dir.join("runtime");
@@ -282,6 +289,7 @@ fn exe_unwrap_readonly_install() {
 /// the read-only flag leaves the superblock read-only.
 #[test]
 fn exe_on_squashfs_is_sealed_as_installed() {
+    require_root!();
     if std::process::Command::new("mksquashfs")
         .arg("-version")
         .output()

@@ -1,7 +1,10 @@
 //! The binaries are position-independent (ASLR for a root process that
 //! parses untrusted JSON), static, and leave no writable-executable stack.
 
+mod support;
+
 use std::path::Path;
+use support::{BIN, SUPERVISOR};
 
 const ET_DYN: u16 = 3;
 const PT_INTERP: u32 = 3;
@@ -46,10 +49,7 @@ fn read_elf(path: &Path) -> Elf {
 
 #[test]
 fn binaries_are_static_pie_with_a_non_executable_stack() {
-    for bin in [
-        env!("CARGO_BIN_EXE_cellos-runtime"),
-        env!("CARGO_BIN_EXE_cellos-supervisor"),
-    ] {
+    for bin in [BIN, SUPERVISOR] {
         let elf = read_elf(Path::new(bin));
         assert_eq!(
             elf.e_type, ET_DYN,

@@ -3,11 +3,11 @@
 //! asserts that it fails and that the host is unchanged. Where the cell can
 //! also be run by Debian's runc (the `oci` backend), that run is the control.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -120,6 +120,7 @@ const MOUNTS_SCRIPT: &str = "awk '{print \"MOUNT \" $5 \" \" $6}' /proc/self/mou
 /// read-only too, for uid 0 without capabilities.
 #[test]
 fn host_sys_is_read_only_all_the_way_down() {
+    require_root!();
     let ctx = Ctx::new("secsysro");
     let freezer = HostCgroup::new("freezer", &ctx);
     let memory = HostCgroup::new("memory", &ctx);
@@ -203,6 +204,7 @@ fn host_sys_is_read_only_all_the_way_down() {
 /// mount below a granted directory must not become a way to write the host.
 #[test]
 fn read_only_host_dirs_are_read_only_in_every_submount() {
+    require_root!();
     let ctx = Ctx::new("secrro");
     let grant = ctx.dir("rogrant");
     let sub = grant.join("sub");
@@ -264,6 +266,7 @@ fn read_only_host_dirs_are_read_only_in_every_submount() {
 /// itself keeps touch from ever running.
 #[test]
 fn argv0_swapped_between_host_check_and_exec_never_runs() {
+    require_root!();
     let ctx = Ctx::new("secargv0race");
     let grant = ctx.dir("tools");
     write_script(&grant.join("good"), "exit 0");
@@ -359,6 +362,7 @@ fn argv0_swapped_between_host_check_and_exec_never_runs() {
 /// here (plain `cellos-runtime run` of the bundle); the runtime must refuse.
 #[test]
 fn the_argv0_policy_is_enforced_inside_the_cell() {
+    require_root!();
     let ctx = Ctx::new("secargv0cell");
     let rootfs = ctx.rootfs_copy();
     let grant = ctx.dir("grant");
@@ -373,7 +377,7 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
         set(&mut spec, "/spec/rootfs", json!(rootfs));
         set(&mut spec, "/spec/authority/writablePaths", json!([grant]));
         let bundle = ctx.tmp.join(format!("bundle-{}", ctx.marker()));
-        let mut convert = ctx.command(RUNTIME, &[]);
+        let mut convert = ctx.command(BIN, &[]);
         convert
             .args(["convert", "--bundle"])
             .arg(&bundle)
@@ -389,7 +393,7 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
         oci.set_annotations(Some(ann));
         oci.save(&config).unwrap();
         let id = ctx.runc_id("incell");
-        let mut cmd = ctx.command(RUNTIME, &[]);
+        let mut cmd = ctx.command(BIN, &[]);
         cmd.arg("--root")
             .arg(&root)
             .args(["run", "--bundle"])
@@ -418,6 +422,7 @@ fn the_argv0_policy_is_enforced_inside_the_cell() {
 /// fds and mount tables, nor the kernel's knobs in /proc.
 #[test]
 fn proc_without_a_pid_namespace_does_not_reach_the_host() {
+    require_root!();
     let ctx = Ctx::new("secproc");
     let host_pid = std::process::id();
     let knob = "/proc/sys/vm/dirty_background_ratio";
@@ -625,6 +630,7 @@ fn inherited_fds_do_not_reach_the_job() {
 /// entry that is a symlink, resolve inside the cell.
 #[test]
 fn symlinks_in_granted_paths_do_not_lead_to_the_host() {
+    require_root!();
     let ctx = Ctx::new("secsymlink");
     // Stand-ins for /etc and /root that the test can afford to see written.
     let victim = ctx.dir("victim");
@@ -731,6 +737,7 @@ fn symlinks_in_granted_paths_do_not_lead_to_the_host() {
 /// cgroup hierarchy of its own, whichever namespaces it has.
 #[test]
 fn cgroup_filesystems_do_not_let_the_job_out() {
+    require_root!();
     let ctx = Ctx::new("seccgroup");
     let script = "before=$(cat /proc/self/cgroup | sort | md5sum); \
                   for f in /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/memory/cgroup.procs \
@@ -824,6 +831,7 @@ fn a_directory_on_stdio_is_refused() {
 /// (and names with spaces) included.
 #[test]
 fn a_rootfs_is_read_only_in_every_submount() {
+    require_root!();
     let ctx = Ctx::new("secrootfsro");
     let rootfs = ctx.rootfs_copy();
     let sub = rootfs.join("mnt");
@@ -883,6 +891,7 @@ fn a_rootfs_is_read_only_in_every_submount() {
 /// never the victim.
 #[test]
 fn a_grant_swapped_for_a_symlink_after_the_check_is_not_followed() {
+    require_root!();
     let ctx = Ctx::new("secgrantrace");
     let victim = ctx.dir("victim");
     std::fs::write(victim.join("secret"), "host secret\n").unwrap();
@@ -970,6 +979,7 @@ print('OPENAT2', fd, ctypes.get_errno())
 /// mknod, and openat2 (whose mode a filter cannot see).
 #[test]
 fn no_set_id_file_can_be_left_on_the_host() {
+    require_root!();
     use std::os::unix::fs::PermissionsExt;
     let ctx = Ctx::new("secsetid");
     let grant = ctx.dir("grant");

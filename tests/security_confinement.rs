@@ -2,11 +2,11 @@
 //! read-only and masked paths, the devices cgroup, capabilities and
 //! noNewPrivileges. Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
+use support::*;
 
 /// Every capability this host grants (its bounding set lacks CAP_SYS_RESOURCE):
 /// what confines the process must be the paths, not missing capabilities.
@@ -71,6 +71,7 @@ fn with_caps(c: &mut serde_json::Value, caps: &[String]) {
 /// read-only tmpfs.
 #[test]
 fn fixture_readonly_and_masked_paths() {
+    require_root!();
     let env = Env::new("romask");
     let cfg = base_config();
     let ro: Vec<String> = cfg["linux"]["readonlyPaths"]
@@ -161,6 +162,7 @@ fn fixture_readonly_and_masked_paths() {
 /// root disk); allowing read access to it proves the test can tell.
 #[test]
 fn devices_cgroup_blocks_block_devices() {
+    require_root!();
     let env = Env::new("devices");
     assert!(
         std::fs::File::open("/dev/loop0").is_ok(),
@@ -203,6 +205,7 @@ fn devices_cgroup_blocks_block_devices() {
 /// effective come from the ambient set.
 #[test]
 fn capabilities_exactly_as_configured() {
+    require_root!();
     let env = Env::new("capsets");
     let o = env.run_with(|c| {
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
@@ -255,6 +258,7 @@ fn capabilities_exactly_as_configured() {
 /// binary becomes euid 0, which proves the test can tell.
 #[test]
 fn no_new_privileges_across_setuid() {
+    require_root!();
     let env = Env::new("nnpsuid");
     let rootfs = copy_fixture_rootfs(&env);
     let suid = rootfs.join("bin/suid-ids");

@@ -3,12 +3,12 @@
 //! sysctls) must not reach a host file, a host fd or host procfs.
 //! Run with `CELLOS_TEST_RUNTIME=/usr/sbin/runc` as a control.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use support::*;
 
 fn use_rootfs(c: &mut serde_json::Value, rootfs: &Path) {
     c["root"] = json!({"path": rootfs, "readonly": false});
@@ -93,6 +93,7 @@ fn assert_cwd_inside(o: &Out, what: &str, cwd: &str) {
 /// from the runtime's caller at N.
 #[test]
 fn cwd_proc_self_fd() {
+    require_root!();
     let env = Env::new("cve21626");
     let (_d, dir) = host_dir(&env);
     // cwd "/" with the host fd inherited: the process starts, and must see no host fd.
@@ -139,6 +140,7 @@ fn cwd_proc_self_fd() {
 /// CVE-2024-21626 through `exec --cwd`.
 #[test]
 fn exec_cwd_proc_self_fd() {
+    require_root!();
     let env = Env::new("cve21626x");
     let (_d, dir) = host_dir(&env);
     let (id, _) = env.sleeper();
@@ -268,6 +270,7 @@ fn masked_path_with_dev_null_symlink() {
 /// host file stays unread and unwritten.
 #[test]
 fn masked_path_is_symlink_to_host() {
+    require_root!();
     let env = Env::new("maskedsym");
     let host_file = env.subdir("host").join("secret");
     std::fs::write(&host_file, "host secret\n").unwrap();

@@ -2,11 +2,11 @@
 //! denies keyctl (issue 9, finding 6): the runtime joins a new one before
 //! any seccomp filter exists, not inside the container afterwards.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::ffi::CString;
+use support::*;
 
 /// Make the calling thread's session keyring a fresh one named `name`, that
 /// only a possessor can see in /proc/keys. Keyrings live in the thread's
@@ -57,6 +57,7 @@ fn keys_bundle(env: &Env, args: &[&str]) -> std::path::PathBuf {
 
 #[test]
 fn a_container_denied_keyctl_still_leaves_the_callers_keyring() {
+    require_root!();
     let env = Env::new("keyring");
     let name = format!("cellos-test-keyring-{}", std::process::id());
     join_private_keyring(&name);

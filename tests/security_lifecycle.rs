@@ -3,15 +3,15 @@
 //! `kill --all`, racing duplicate creates, and what the runtime leaves
 //! behind (an empty `@bundles/`, unreaped children).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::ffi::CString;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
+use support::*;
 
 /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks.
 fn start_time(pid: i32) -> Option<u64> {
@@ -45,6 +45,7 @@ fn victim_with_pid(pid: i32) -> Option<std::process::Child> {
 
 #[test]
 fn kill_never_signals_a_recycled_init_pid() {
+    require_root!();
     let env = Env::new("recycled-pid");
     // Parallel tests fork too and may take the pid first: try again then.
     let (id, pid, mut victim) = (0..5)
@@ -97,6 +98,7 @@ fn kill_never_signals_a_recycled_init_pid() {
 
 #[test]
 fn sigkill_to_a_paused_init_stops_it() {
+    require_root!();
     let env = Env::new("kill-paused");
     let (id, _) = env.sleeper();
     env.rt(&["pause", &id]).ok();
@@ -134,6 +136,7 @@ fn freeze_and_kill(id: &str) {
 
 #[test]
 fn kill_all_leaves_no_process_of_a_forking_container() {
+    require_root!();
     let env = Env::new("kill-all-fork");
     let id = env.id();
     // A thousand idle processes first, then a shell forking in a tight
@@ -215,6 +218,7 @@ fn root_entries(env: &Env) -> Vec<String> {
 
 #[test]
 fn concurrent_creates_of_one_id_have_one_winner() {
+    require_root!();
     let env = Arc::new(Env::new("dup-race"));
     const N: usize = 8;
     // A few rounds: the window is a few milliseconds wide.
@@ -273,6 +277,7 @@ fn concurrent_creates_of_one_id_have_one_winner() {
 
 #[test]
 fn a_duplicate_create_leaves_the_first_intact() {
+    require_root!();
     let env = Env::new("dup-seq");
     let bundle = env.bundle_args(&["sleep", "1000"]);
     let id = env.id();
@@ -292,6 +297,7 @@ fn a_duplicate_create_leaves_the_first_intact() {
 
 #[test]
 fn the_state_root_is_empty_after_the_last_delete() {
+    require_root!();
     let env = Arc::new(Env::new("empty-root"));
     env.run_args(&["true"]).ok();
     assert_eq!(root_entries(&env), Vec::<String>::new(), "after run");
@@ -415,6 +421,7 @@ fn children_left_by(args: &[String], out: &Path) -> (i32, Vec<(i32, char, String
 
 #[test]
 fn the_runtime_reaps_every_process_it_forks() {
+    require_root!();
     let env = Env::new("reap");
     // Named cgroups, where the check below finds the containers' processes.
     let sleeper = |id: &str| {

@@ -7,12 +7,12 @@
 //! process file. The marker must never appear, and `HOME` must be the one
 //! the image's /etc/passwd gives (runc's rule: "/" when there is none).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::*;
 
 /// The constructor writes where the process sees `/nss-ran` (the image's
 /// root, writable here) and to a host path, in case something on the host
@@ -157,8 +157,23 @@ fn push_env(c: &mut Value, kv: &str) {
 
 const SHOW: &[&str] = &["sh", "-c", "echo home=$HOME; id -u; id -G"];
 
+/// `exec --process` of SHOW with PATH only (no HOME) in container `id` made
+/// from `c`, as `user` if given; the image's NSS module stays unloaded.
+fn exec_show_without_home(env: &Env, evil: &Evil, id: &str, c: &Value, user: Option<Value>) -> Out {
+    let mut p = c["process"].clone();
+    p["args"] = json!(SHOW);
+    p["env"] = json!(["PATH=/bin"]);
+    if let Some(user) = user {
+        p["user"] = user;
+    }
+    let o = env.exec_process(id, &p);
+    evil.assert_not_loaded("exec --process without HOME");
+    o
+}
+
 #[test]
 fn run_without_home_uses_image_passwd() {
+    require_root!();
     let env = Env::new("nssrun");
     let evil = Evil::new(&env);
     let mut c = evil.config(SHOW);
@@ -171,6 +186,7 @@ fn run_without_home_uses_image_passwd() {
 
 #[test]
 fn run_with_home_or_empty_home() {
+    require_root!();
     let env = Env::new("nsshome");
     let evil = Evil::new(&env);
     // An existing HOME is left exactly as it is.
@@ -190,6 +206,7 @@ fn run_with_home_or_empty_home() {
 
 #[test]
 fn create_unknown_uid_with_additional_gids() {
+    require_root!();
     let env = Env::new("nssgids");
     let evil = Evil::new(&env);
     let mut c = evil.config(SHOW);
@@ -208,6 +225,7 @@ fn create_unknown_uid_with_additional_gids() {
 
 #[test]
 fn exec_never_loads_the_module() {
+    require_root!();
     let env = Env::new("nssexec");
     let evil = Evil::new(&env);
     let c = evil.config(&["sleep", "1000"]);
@@ -238,14 +256,8 @@ fn exec_never_loads_the_module() {
     assert_eq!(o.stdout, "home=/\n4321\n4322\n", "{o}");
 
     // A process file without HOME, for a user of the image.
-    let mut p = c["process"].clone();
-    p["args"] = json!(SHOW);
-    p["env"] = json!(["PATH=/bin"]);
-    p["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [3]});
-    let file = env.subdir("proc").join("process.json");
-    std::fs::write(&file, p.to_string()).unwrap();
-    let o = env.rt(&["exec", "--process", file.to_str().unwrap(), &id]);
-    evil.assert_not_loaded("exec --process without HOME");
+    let user = json!({"uid": 65534, "gid": 65534, "additionalGids": [3]});
+    let o = exec_show_without_home(&env, &evil, &id, &c, Some(user));
     o.ok();
     assert_eq!(o.stdout, "home=/nonexistent\n65534\n65534 3\n", "{o}");
     env.finish();
@@ -256,6 +268,7 @@ fn exec_never_loads_the_module() {
 /// the rootfs, where it names nothing, so HOME is "/".
 #[test]
 fn passwd_symlink_stays_in_the_rootfs() {
+    require_root!();
     let env = Env::new("nsslink");
     let evil = Evil::new(&env);
     let passwd = evil.rootfs.join("etc/passwd");
@@ -285,6 +298,7 @@ fn passwd_symlink_stays_in_the_rootfs() {
 /// lookup: a process file without HOME, and an empty HOME given by flag.
 #[test]
 fn exec_process_file_without_home() {
+    require_root!();
     let env = Env::new("nssexecp");
     let evil = Evil::new(&env);
     let mut c = evil.config(&["sleep", "1000"]);
@@ -294,13 +308,7 @@ fn exec_process_file_without_home() {
     env.create(&bundle, &id, &[]).ok();
     env.start(&id).ok();
     evil.assert_not_loaded("create and start with HOME");
-    let mut p = c["process"].clone();
-    p["args"] = json!(SHOW);
-    p["env"] = json!(["PATH=/bin"]);
-    let file = env.subdir("proc").join("process.json");
-    std::fs::write(&file, p.to_string()).unwrap();
-    let o = env.rt(&["exec", "--process", file.to_str().unwrap(), &id]);
-    evil.assert_not_loaded("exec --process without HOME");
+    let o = exec_show_without_home(&env, &evil, &id, &c, None);
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
     let o = env.rt(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo home=$HOME"]);
@@ -318,6 +326,7 @@ fn exec_process_file_without_home() {
 /// so HOME comes from it.
 #[test]
 fn bind_mounted_passwd_is_used() {
+    require_root!();
     let env = Env::new("nssbind");
     let evil = Evil::new(&env);
     let host = env.subdir("host").join("passwd");

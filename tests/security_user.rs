@@ -10,11 +10,10 @@
 //!   appends, `--cap` never touches the inheritable set and reaches ambient
 //!   only when the process already has an inheritable set.
 
-mod cellcommon;
-mod common;
+mod support;
 
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 const RANGE: &str = "uids and gids must be in range 0-2147483647";
 
@@ -43,6 +42,7 @@ fn refused(o: &Out, needles: &[&str]) {
 
 #[test]
 fn config_ids_out_of_range_are_refused() {
+    require_root!();
     let env = Env::new("uidrange");
     let cases: &[(Value, &str, &str)] = &[
         (
@@ -111,6 +111,7 @@ fn no_exec_files(env: &Env, id: &str) {
 
 #[test]
 fn exec_ids_out_of_range_are_refused() {
+    require_root!();
     let env = Env::new("execrange");
     let (id, _) = env.sleeper();
     for (flags, needles) in [
@@ -153,13 +154,13 @@ fn cell_ids_out_of_range_are_refused() {
         println!("skipped for the control: cells are a cellos-runtime feature");
         return;
     }
-    let ctx = cellcommon::Ctx::new("uidrange");
+    let ctx = Ctx::new("uidrange");
     for (field, user) in [
         ("spec.run.user.uid", json!({"uid": 4294967295u32})),
         ("spec.run.user.gid", json!({"uid": 1, "gid": 4294967295u32})),
     ] {
-        let mut spec = cellcommon::sh_cell(&ctx.id("uid"), "id");
-        cellcommon::set(&mut spec, "/spec/run/user", user);
+        let mut spec = sh_cell(&ctx.id("uid"), "id");
+        set(&mut spec, "/spec/run/user", user);
         let file = ctx.spec_file(&spec);
         // Events to a file of their own, so the state dir stays untouched.
         let sink = format!("jsonl:{}", ctx.tmp.join("events.jsonl").display());
@@ -174,6 +175,7 @@ fn cell_ids_out_of_range_are_refused() {
 
 #[test]
 fn exec_process_file_that_is_not_a_process() {
+    require_root!();
     let env = Env::new("execbadp");
     let (id, _) = env.sleeper();
     let dir = env.subdir("proc");
@@ -238,6 +240,7 @@ fn status_of(o: &Out, key: &str) -> String {
 
 #[test]
 fn exec_user_and_groups_as_runc() {
+    require_root!();
     let env = Env::new("execuser");
     let (id, _) = env.create_started_with(|c| base_for_exec(c, None));
     // --user UID keeps the process's gid (100), not 0.
@@ -256,6 +259,7 @@ fn exec_user_and_groups_as_runc() {
 
 #[test]
 fn exec_cap_as_runc() {
+    require_root!();
     let env = Env::new("execcaps");
     // No inheritable set: --cap reaches bounding, effective, permitted only.
     let (id, _) = env.create_started_with(|c| base_for_exec(c, None));
@@ -284,6 +288,7 @@ fn exec_cap_as_runc() {
 
 #[test]
 fn exec_env_cwd_nnp_as_runc() {
+    require_root!();
     let env = Env::new("execmisc");
     let (id, _) = env.create_started_with(|c| {
         base_for_exec(c, None);
@@ -335,6 +340,7 @@ fn exec_env_cwd_nnp_as_runc() {
 /// no_new_privs one.
 #[test]
 fn exec_keeps_the_containers_seccomp_filter() {
+    require_root!();
     let env = Env::new("execseccomp");
     let (id, _) = env.create_started_with(|c| {
         set_args(c, &["sleep", "1000"]);

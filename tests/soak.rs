@@ -4,27 +4,21 @@
 //! nothing leaked: processes, cgroups, mounts, our own fds, state files,
 //! temp files. Prints the time per lifecycle (median, p95) and the totals.
 
-mod common;
-use common::*;
+mod support;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::*;
 
 const SEQUENTIAL: usize = 1000;
 const CONCURRENT: usize = 100;
 const EXECS: usize = 200;
 
-/// Run the runtime with its output in a file: a container's init keeps
+/// Run the runtime with its output in files: a container's init keeps
 /// the stdio of `create`, so a pipe would never reach EOF.
 fn run_quiet(env: &Env, args: &[&str]) {
-    let err = env
-        .dir
-        .join(format!("stderr-{:?}", std::thread::current().id()));
-    let mut cmd = env.rt_cmd(args);
-    cmd.stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap());
-    let st = cmd.status().expect("spawn runtime");
-    assert!(st.success(), "{args:?}: {}", read_lossy(&err));
+    let dir = env.subdir("quiet");
+    env.rt_to_files(env.rt_cmd(args), &dir).ok();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Wait for a process that was reparented to us (we are a subreaper).
@@ -50,17 +44,7 @@ fn lifecycle(env: &Env, bundle: &Path) -> Duration {
     let id = env.id();
     let pid_file = bundle.join(format!("{id}.pid"));
     let t = Instant::now();
-    run_quiet(
-        env,
-        &[
-            "create",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-        ],
-    );
+    run_quiet(env, &create_line(bundle, &pid_file, &id));
     let pid: i32 = read_lossy(&pid_file).trim().parse().expect("pid file");
     run_quiet(env, &["start", &id]);
     reap(pid);

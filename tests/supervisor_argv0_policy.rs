@@ -4,11 +4,11 @@
 //! exits 125 and never starts: every command here would create a marker
 //! file on a writable grant, and the marker must not exist afterwards.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -78,6 +78,7 @@ fn assert_refused_never_ran(
 /// each trick below really would run its program without the policy.
 #[test]
 fn allowed_programs_run_and_the_tricks_work_without_a_policy() {
+    require_root!();
     let ctx = Ctx::new("argv0ok");
     let t = trap(&ctx);
     let (spec, marker) = t.cell(&ctx, "/usr/bin/good");

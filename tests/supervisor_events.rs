@@ -2,11 +2,11 @@
 //! stderr (never stdout), none with `CELLOS_USE_NOOP_SINK=1` (or its alias
 //! `CELL_OS_USE_NOOP_SINK=1`).
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use support::*;
 
 #[track_caller]
 fn assert_cloudevent(e: &Value, subject: &str) {
@@ -105,6 +105,7 @@ fn default_sink_is_the_state_dir() {
 
 #[test]
 fn ttl_expiry_and_signals_are_reported() {
+    require_root!();
     let ctx = Ctx::new("evttl");
     let events = ctx.tmp.join("events.jsonl");
     let sink = format!("jsonl:{}", events.display());

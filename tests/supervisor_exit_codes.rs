@@ -3,12 +3,12 @@
 //! signal, 124 for an expired TTL, 125 for a failure before the process
 //! started, 126 / 127 for argv[0] not executable / not found.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 
@@ -34,6 +34,7 @@ fn the_cells_own_exit_code_is_returned() {
 /// Without a pid namespace the shell is not pid 1, so it can kill itself.
 #[test]
 fn a_cell_killed_by_a_signal_exits_128_plus_n() {
+    require_root!();
     let ctx = Ctx::new("selfsig");
     let env = [NOOP, ("CELLOS_SUBPROCESS_UNSHARE", "mnt")];
     for (sig, n) in [("KILL", 9), ("TERM", 15), ("USR1", 10)] {
@@ -47,7 +48,7 @@ fn a_cell_killed_by_a_signal_exits_128_plus_n() {
     }
     // The oci backends report the same.
     let f = ctx.spec_file(&sh_cell(&ctx.id("oci"), "echo before; kill -KILL $$"));
-    for rt in [RUNTIME, RUNC] {
+    for rt in [BIN, RUNC] {
         let env = [
             NOOP,
             ("CELLOS_SUBPROCESS_UNSHARE", "mnt"),
@@ -156,6 +157,7 @@ fn ttl_with_runc_without_a_pid_namespace() {
 /// SIGTERM is not kept waiting for the grace period.
 #[test]
 fn ttl_sends_sigterm_first() {
+    require_root!();
     let ctx = Ctx::new("ttlterm");
     let grant = ctx.dir("grant");
     let m = ctx.marker();
@@ -183,6 +185,7 @@ fn ttl_sends_sigterm_first() {
 
 #[test]
 fn argv0_not_executable_exits_126() {
+    require_root!();
     let ctx = Ctx::new("noexec");
     let bin = ctx.dir("bin");
     let script = bin.join("not-executable.sh");
@@ -216,6 +219,7 @@ fn argv0_not_found_exits_127() {
 /// even when the underlying error text says "no such file or directory".
 #[test]
 fn failures_before_start_exit_125() {
+    require_root!();
     let ctx = Ctx::new("prestart");
     let missing = ctx.tmp.join("missing-grant");
     let mut grant = sh_cell(&ctx.id("grant"), "echo should-not-run");

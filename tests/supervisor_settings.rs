@@ -1,11 +1,11 @@
 //! CELLOS_SUBPROCESS_UNSHARE, CELLOS_DEPLOYMENT_PROFILE and
 //! CELLOS_CELL_BACKEND: every accepted value does what it says.
 
-mod cellcommon;
+mod support;
 
-use cellcommon::*;
 use serde_json::json;
 use std::time::Duration;
+use support::*;
 
 const NOOP: (&str, &str) = ("CELL_OS_USE_NOOP_SINK", "1");
 const ALL: [&str; 7] = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"];
@@ -22,6 +22,7 @@ fn ns_script() -> String {
 /// Exactly the listed namespaces differ from the host's.
 #[test]
 fn unshare_lists_unshare_exactly_those_namespaces() {
+    require_root!();
     let ctx = Ctx::new("unshare");
     let host: Vec<(String, String)> = ALL.iter().map(|n| (n.to_string(), host_ns(n))).collect();
     let lists = [
@@ -63,6 +64,7 @@ fn unshare_lists_unshare_exactly_those_namespaces() {
 /// What each namespace means for the cell, seen from inside.
 #[test]
 fn unshared_namespaces_change_what_the_cell_sees() {
+    require_root!();
     let ctx = Ctx::new("nseffects");
     let script =
         "echo pid=$$; echo host=$(hostname); echo ifaces=$(ls /sys/class/net | tr '\\n' ' ')";
@@ -200,10 +202,7 @@ fn backend_oci_default_runtime() {
 fn backend_oci_cellos_runtime() {
     backend_runs_the_same_cell(
         "beocicellos",
-        &[
-            ("CELLOS_CELL_BACKEND", "oci"),
-            ("CELLOS_OCI_RUNTIME", RUNTIME),
-        ],
+        &[("CELLOS_CELL_BACKEND", "oci"), ("CELLOS_OCI_RUNTIME", BIN)],
     );
 }
 
