@@ -16,7 +16,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 RUNS=${PROFILE_RUNS:-9}
-CELLOS=$REPO/target/x86_64-unknown-linux-gnu/release/cellos-runtime
+# `make release`'s binary (target/<host triple>/release).
+CELLOS=$(make -s --no-print-directory -C "$REPO" release-dir)/cellos-runtime
 CRUN=$(command -v crun)
 RUNC=$(command -v runc)
 ROOTFS=$REPO/bundle-fixtures/busybox/rootfs

@@ -35,8 +35,10 @@ CONC_ROUNDS=${BENCH_CONC_ROUNDS:-3}
 OUT=${BENCH_OUT:-bench/results/latest.json}
 ROOTFS=$REPO/bundle-fixtures/busybox/rootfs
 BASE_CONFIG=$REPO/bundle-fixtures/busybox/config.json
-CELLOS=$REPO/target/x86_64-unknown-linux-gnu/release/cellos-runtime
-SUPERVISOR=$REPO/target/x86_64-unknown-linux-gnu/release/cellos-supervisor
+# `make release`'s binaries (target/<host triple>/release).
+RELEASE_DIR=${CELLOS_RELEASE_DIR:-$(make -s --no-print-directory -C "$REPO" release-dir)}
+CELLOS=$RELEASE_DIR/cellos-runtime
+SUPERVISOR=$RELEASE_DIR/cellos-supervisor
 RUNC=$(command -v runc)
 CRUN=$(command -v crun)
 BWRAP=$(command -v bwrap)
