@@ -34,8 +34,9 @@ RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relat
 # distribution keeps it (evaluated only when `release` runs).
 SECCOMP_LIBDIR = $(or $(shell pkg-config --variable=libdir libseccomp 2>/dev/null),$(dir $(shell gcc -print-file-name=libseccomp.a 2>/dev/null)))
 # What `make bench` needs besides the build (Debian package names).
-BENCH_APT_PACKAGES := runc crun bubblewrap hyperfine time gcc libc6-dev python3 util-linux
-# Knobs passed to bench/run.sh: iterations, concurrent containers, rounds.
+BENCH_APT_PACKAGES := runc crun bubblewrap python3 util-linux
+# Knobs passed to bench/bench.py: isolated iterations, concurrent containers, rounds.
+# (Also BENCH_SAMPLES and BENCH_BURST for the sustained pattern: see bench/README.md.)
 BENCH_ITERS ?= 30
 BENCH_CONC ?= 50
 BENCH_CONC_ROUNDS ?= 3
@@ -154,12 +155,13 @@ deb: release
 	    -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' packaging/control.in > $(DEB_ROOT)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
 
-# Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
-# Prints a table and writes bench/results/latest.json (see bench/README.md).
+# Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap),
+# isolated and back to back. Prints tables and writes
+# bench/results/latest.json (see bench/README.md).
 bench: release fixtures
 	@$(call apt_ensure,$(BENCH_APT_PACKAGES))
 	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) \
-	  CELLOS_RELEASE_DIR=$(abspath $(TARGET_DIR)/release) bash bench/run.sh
+	  python3 bench/bench.py --cellos $(RELEASE_BIN) --supervisor $(RELEASE_SUPERVISOR)
 
 lint:
 	$(CARGO) fmt --all -- --check
