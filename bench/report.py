@@ -210,11 +210,11 @@ def main():
             continue
         base = BASELINES
         if bench in "eE":
-            base = tuple(b for b in E_BASELINES if b in results[bench])[:2] + ("-", "-")
+            base = (tuple(b for b in E_BASELINES if b in results[bench]) + ("", ""))[:2]
         lines.append("")
         lines.append(f"{title}")
         lines.append(f"  {'runtime':<18}{'step':<13}{'median':>8}{'min':>8}{'max':>8}   "
-                     f"{'vs ' + base[0]:>10}{'vs ' + base[1]:>10}")
+                     + "".join(f"{'vs ' + b if b else '':>14}" for b in base))
         for rt in order:
             if rt not in results[bench]:
                 continue
@@ -228,7 +228,7 @@ def main():
                     ratios.append(fmt_ratio(r["median"], ref["median"]) if ref else "   - ")
                 fail = f"  FAILED {r['failed']}/{r['n']}" if r.get("failed") else ""
                 lines.append(f"  {rt:<18}{step:<13}{r['median']:8.2f}{r['min']:8.2f}{r['max']:8.2f}   "
-                             f"{ratios[0]:>10}{ratios[1]:>10}{fail}")
+                             f"{ratios[0]:>14}{ratios[1]:>14}{fail}")
     lines.append("")
     lines.append("(f) peak RSS per invocation, median KiB (wait4 ru_maxrss)")
     lines.append(f"  {'runtime':<18}" + "".join(f"{s:>9}" for s in ("create", "start", "delete", "run", "exec")))
