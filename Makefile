@@ -11,12 +11,32 @@ TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4net
 TEST_APT_PACKAGES += gcc libc6-dev squashfs-tools
 # The OCI runtime-tools suite (tests/conformance) is built with Debian's Go.
 TEST_APT_PACKAGES += golang-go
-TARGET_DIR := target/x86_64-unknown-linux-gnu
-DEBUG_BIN := $(TARGET_DIR)/debug/cellos-runtime
+RUSTC ?= rustc
+# Plain `cargo build` is the host's default build (target/debug, dynamic).
+DEBUG_BIN := target/debug/cellos-runtime
+# `make release` is the speed-tuned build, for the host triple given
+# explicitly: with --target, RUSTFLAGS reach our binaries but not build
+# scripts or proc-macros (which cannot run +crt-static).
+HOST_TRIPLE := $(shell $(RUSTC) -vV 2>/dev/null | sed -n 's/^host: //p')
+TARGET_DIR := target/$(HOST_TRIPLE)
 RELEASE_BIN := $(TARGET_DIR)/release/cellos-runtime
+RELEASE_SUPERVISOR := $(TARGET_DIR)/release/cellos-supervisor
+# A static-pie executable: the runtime runs once per container verb, so
+# start-up is on every path, and a static binary needs no dynamic loader and
+# no shared libraries to map. It stays position-independent (ASLR): the
+# runtime runs as root and parses untrusted JSON, so a fixed address layout
+# is not worth the few relocations it saves at start-up (measured with
+# `make bench`, see README). Relative relocations are packed (DT_RELR).
+# The runtime never calls glibc's NSS (see src/user.rs): a static glibc would
+# dlopen the image's libnss_*.so for it. Appended to the caller's RUSTFLAGS.
+RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs
+# libseccomp-sys links the archive from libseccomp-dev, wherever this
+# distribution keeps it (evaluated only when `release` runs).
+SECCOMP_LIBDIR = $(or $(shell pkg-config --variable=libdir libseccomp 2>/dev/null),$(dir $(shell gcc -print-file-name=libseccomp.a 2>/dev/null)))
 # What `make bench` needs besides the build (Debian package names).
-BENCH_APT_PACKAGES := runc crun bubblewrap hyperfine time gcc libc6-dev python3 util-linux
-# Knobs passed to bench/run.sh: iterations, concurrent containers, rounds.
+BENCH_APT_PACKAGES := runc crun bubblewrap python3 util-linux
+# Knobs passed to bench/bench.py: isolated iterations, concurrent containers, rounds.
+# (Also BENCH_SAMPLES and BENCH_BURST for the sustained pattern: see bench/README.md.)
 BENCH_ITERS ?= 30
 BENCH_CONC ?= 50
 BENCH_CONC_ROUNDS ?= 3
@@ -28,7 +48,7 @@ apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missin
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-.PHONY: all deps test-deps build release fixtures test unit demo install deb bench clean lint soak
+.PHONY: all deps test-deps build release release-dir fixtures test unit demo install deb bench clean lint soak
 
 all: build
 
@@ -45,7 +65,15 @@ build: deps
 	$(CARGO) build --bins
 
 release: deps
-	$(CARGO) build --release --bins
+	@[ -n "$(HOST_TRIPLE)" ] || { echo "release: no host triple from '$(RUSTC) -vV'"; exit 1; }
+	@[ -f "$(SECCOMP_LIBDIR)/libseccomp.a" ] || { echo "release: libseccomp.a not found (libdir '$(SECCOMP_LIBDIR)'): install libseccomp-dev"; exit 1; }
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(SECCOMP_LIBDIR) \
+	RUSTFLAGS="$$RUSTFLAGS $(RELEASE_RUSTFLAGS)" \
+	  $(CARGO) build --release --bins --target $(HOST_TRIPLE)
+
+# Where `make release` puts its binaries, for scripts and tests.
+release-dir:
+	@echo $(abspath $(TARGET_DIR)/release)
 
 # The busybox rootfs is built from Debian's busybox-static, never committed.
 fixtures: $(BUSYBOX_ROOTFS)/bin/busybox
@@ -87,7 +115,7 @@ demo: build fixtures
 
 install: release
 	install -D -s -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cellos-runtime
-	install -D -s -m 0755 $(TARGET_DIR)/release/cellos-supervisor $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
+	install -D -s -m 0755 $(RELEASE_SUPERVISOR) $(DESTDIR)$(PREFIX)/bin/cellos-supervisor
 
 # The Debian package (plain dpkg-deb): both binaries (release, stripped), man
 # pages and bash/zsh/fish completions made from the clap definitions by
@@ -99,14 +127,14 @@ DEB_MAINTAINER ?= cellos-runtime maintainers <root@localhost>
 DEB_DIR := target/deb
 DEB_ROOT := $(DEB_DIR)/root
 DEB := $(DEB_DIR)/cellos-runtime_$(DEB_VERSION)_$(DEB_ARCH).deb
-GEN_BIN := target/packaging/x86_64-unknown-linux-gnu/debug/cellos-gen
+GEN_BIN := target/packaging/debug/cellos-gen
 
 deb: release
 	$(CARGO) build --target-dir target/packaging --features packaging --bin cellos-gen
 	rm -rf $(DEB_ROOT) $(DEB_DIR)/gen
 	$(GEN_BIN) $(DEB_DIR)/gen
 	install -D -s -m 0755 $(RELEASE_BIN) $(DEB_ROOT)/usr/bin/cellos-runtime
-	install -D -s -m 0755 $(TARGET_DIR)/release/cellos-supervisor $(DEB_ROOT)/usr/bin/cellos-supervisor
+	install -D -s -m 0755 $(RELEASE_SUPERVISOR) $(DEB_ROOT)/usr/bin/cellos-supervisor
 	@# static-pie: nothing to depend on. Should that change, this stops the build.
 	@for b in $(DEB_ROOT)/usr/bin/*; do \
 	  if ldd $$b 2>/dev/null | grep -q '=>'; then echo "$$b links shared libraries: add Depends"; exit 1; fi; done
@@ -127,12 +155,13 @@ deb: release
 	    -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' packaging/control.in > $(DEB_ROOT)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
 
-# Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
-# Prints a table and writes bench/results/latest.json (see bench/README.md).
-bench: deps fixtures
+# Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap),
+# isolated and back to back. Prints tables and writes
+# bench/results/latest.json (see bench/README.md).
+bench: release fixtures
 	@$(call apt_ensure,$(BENCH_APT_PACKAGES))
-	$(CARGO) build --release
-	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) bash bench/run.sh
+	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) \
+	  python3 bench/bench.py --cellos $(RELEASE_BIN) --supervisor $(RELEASE_SUPERVISOR)
 
 lint:
 	$(CARGO) fmt --all -- --check

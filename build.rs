@@ -15,7 +15,12 @@ fn main() {
     if std::env::var("PROFILE").as_deref() != Ok("release") || !list.exists() {
         return;
     }
-    // rustc links through its bundled lld on x86_64 Linux (Rust >= 1.90).
+    // The options are lld's: rustc links through its bundled lld on
+    // x86_64-unknown-linux-gnu (Rust >= 1.90); other targets keep their
+    // default linker, and the list was profiled on x86_64 anyway.
+    if std::env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu") {
+        return;
+    }
     let order = format!("-Wl,--symbol-ordering-file={}", list.display());
     println!("cargo:rustc-link-arg-bins={order}");
     println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");

@@ -23,10 +23,10 @@ command -v bpftrace >/dev/null || {
 }
 [ -x bundle-fixtures/busybox/rootfs/bin/busybox ] || make fixtures
 
-cargo build --release --bins
+make release
 SCRATCH=$(mktemp -d /tmp/cellos-hot.XXXXXX)
 BIN=$SCRATCH/cellos-runtime
-cp target/x86_64-unknown-linux-gnu/release/cellos-runtime "$BIN"
+cp "$(make -s --no-print-directory release-dir)/cellos-runtime" "$BIN"
 TAG=hot$$
 BT_PID=
 cleanup() {
@@ -158,4 +158,4 @@ open(out, "w").write("\n".join(sorted(c) + rust) + "\n")
 print(f"hot-functions: {len(rust)} Rust and {len(c)} C functions -> {out}")
 EOF
 # Link again with the new list.
-cargo build --release --bins
+make release

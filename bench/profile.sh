@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/profile.sh: where a container's lifecycle time goes, cellos-runtime
-# vs crun (and runc). Same set-up as bench/run.sh: one private mount
+# vs crun (and runc). Same set-up as bench/bench.py: one private mount
 # namespace without /sys/fs/cgroup/unified, state roots on a tmpfs.
 #
 #  1. milestones of `RT run` (/bin/true), ms since exec, median of
@@ -16,7 +16,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 RUNS=${PROFILE_RUNS:-9}
-CELLOS=$REPO/target/x86_64-unknown-linux-gnu/release/cellos-runtime
+# `make release`'s binary (target/<host triple>/release).
+CELLOS=$(make -s --no-print-directory -C "$REPO" release-dir)/cellos-runtime
 CRUN=$(command -v crun)
 RUNC=$(command -v runc)
 ROOTFS=$REPO/bundle-fixtures/busybox/rootfs
@@ -72,7 +73,7 @@ B=$S/bundle
 name() { case $1 in */cellos-runtime) echo cellos;; */crun) echo crun;; *) echo runc;; esac; }
 
 # 1. milestones: one bpftrace session over every run (50 ms apart, so that
-#    each run starts from a cold cgroup, as in bench/run.sh).
+#    each run starts from a cold cgroup, as in bench/bench.py's isolated pattern).
 cat >"$S/driver.sh" <<EOD
 #!/bin/sh
 for i in \$(seq $RUNS); do

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """bench/report.py SAMPLES.tsv OUT.json NAME=BINARY...
 
-Summarise the samples written by bench/lifecycle.c: print a table (median,
-min, max in ms and ratios against crun and runc), peak RSS per invocation,
-binary sizes, the CELLOS_TRACE phase marks, and write a small JSON file.
+Summarise the samples written by bench/bench.py: print a table per
+benchmark (median, min, max in ms and ratios against crun and runc), peak
+RSS per invocation, binary sizes, the CELLOS_TRACE phase marks, then a
+summary table of both patterns (isolated and sustained), and write it all
+as JSON.
 """
 import json
 import os
@@ -20,9 +22,14 @@ BENCHES = {
     "c": ("(c) exec /bin/true into a running container", ["exec"]),
     "d": ("(d) concurrent containers, wall time", ["create+start", "delete", "total"]),
     "e": ("(e) one-shot /bin/true sandboxes", ["run"]),
+    "A": ("(a) sustained: lifecycles back to back, per lifecycle", ["per-call", "create", "start", "wait", "delete"]),
+    "B": ("(b) sustained: foreground runs back to back, per run", ["per-call", "run"]),
+    "C": ("(c) sustained: execs back to back, per exec", ["per-call", "exec"]),
+    "E": ("(e) sustained: one-shot sandboxes back to back, per command", ["per-call", "run"]),
 }
 BASELINES = ("crun", "runc")
-E_BASELINES = ("bwrap-unshare-all", "bwrap")
+# The bubblewrap command (e) is compared with: the cell's isolation first.
+E_BASELINES = ("bwrap-cell", "bwrap-unshare-all", "bwrap", "host-true")
 
 
 def load(path):
@@ -48,7 +55,8 @@ def load(path):
                 config["harness_wall_s"] = round(int(p[1]) / 1e9, 1)
                 config["harness_cpu_s"] = round(int(p[2]) / 1e9, 1)
             elif p[0] == "G":
-                config.update(zip(("gap_ms", "iterations", "concurrent", "rounds", "warm_cgroup_lock"), map(int, p[1:6])))
+                keys = ("gap_ms", "iterations", "concurrent", "rounds", "warm_cgroup_lock", "burst", "sustained_samples")
+                config.update(zip(keys, map(int, p[1:])))
     config["state_fs"] = os.environ.get("BENCH_STATE_FS", "?")
     config["loadavg_before_after"] = os.environ.get("BENCH_LOAD", "?")
     # Busy CPU time of the whole machine during the run, minus ours: what
@@ -121,6 +129,60 @@ def fmt_ratio(a, b):
     return f"{a / b:5.2f}x" if b else "   - "
 
 
+def summarise(results, config):
+    """The README's table: one row per benchmark and pattern, cellos-runtime
+    against crun and runc; then peak RSS per verb; then the cell against
+    bubblewrap."""
+    burst = config.get("burst", "?")
+    med = lambda bench, rt, step: results.get(bench, {}).get(rt, {}).get(step, {}).get("median")
+    rss = lambda bench, rt, step: (results.get(bench, {}).get(rt, {}).get(step, {}).get("rss_kb")
+                                   or results.get("m", {}).get(rt, {}).get(step, {}).get("rss_kb"))
+    rows = []
+
+    def row(name, pattern, get, unit="ms", cols=("cellos", "crun", "runc")):
+        vals = {rt: get(rt) for rt in cols}
+        if vals[cols[0]] is None:
+            return
+        r = {"benchmark": name, "pattern": pattern, "unit": unit, **vals}
+        for b in cols[1:]:
+            if vals[b]:
+                r[f"vs_{b}"] = round(vals[cols[0]] / vals[b], 3)
+        rows.append(r)
+
+    for bench, name, step in (("a", "(a) create + start + wait + delete", "total"),
+                              ("b", "(b) foreground `run` of `/bin/true`", "run"),
+                              ("c", "(c) `exec /bin/true`", "exec")):
+        row(name, "isolated", lambda rt: med(bench, rt, step))
+        row(name, f"sustained, {burst} back to back", lambda rt: med(bench.upper(), rt, "per-call"))
+    row(f"(d) {config.get('concurrent')} containers at once, total", "concurrent", lambda rt: med("d", rt, "total"))
+    for bench, step in (("a", "create"), ("a", "start"), ("a", "delete"), ("b", "run"), ("c", "exec")):
+        row(f"peak RSS of `{step}`", "isolated", lambda rt: rss(bench, rt, step), unit="KiB")
+    for bench, pattern in (("e", "isolated"), ("E", f"sustained, {burst} back to back")):
+        for cell in ("cellos-cell", "cellos-run-cell"):
+            row(f"(e) `/bin/true` cell: {cell}", pattern, lambda rt: med(bench, rt, "run"
+                if bench == "e" else "per-call"), cols=(cell, "bwrap-cell"))
+    return rows
+
+
+def summary_table(rows):
+    out = ["| benchmark | pattern | cellos-runtime | crun | runc | vs crun | vs runc |",
+           "|---|---|---|---|---|---|---|"]
+    fmt = lambda v, unit: "-" if v is None else (f"{v:.0f}" if unit == "KiB" else f"{v:.2f}")
+    for r in rows:
+        if "crun" in r:
+            out.append(f"| {r['benchmark']} | {r['pattern']} | {fmt(r['cellos'], r['unit'])} | "
+                       f"{fmt(r['crun'], r['unit'])} | {fmt(r['runc'], r['unit'])} | "
+                       f"{r.get('vs_crun', '-')}x | {r.get('vs_runc', '-')}x |")
+    cells = [r for r in rows if "bwrap-cell" in r]
+    if cells:
+        out += ["", "| cell | pattern | ms | bwrap (cell's isolation) | vs bwrap |", "|---|---|---|---|---|"]
+        for r in cells:
+            name = next(k for k in r if k.startswith("cellos-"))
+            out.append(f"| {r['benchmark']} | {r['pattern']} | {fmt(r[name], 'ms')} | "
+                       f"{fmt(r['bwrap-cell'], 'ms')} | {r.get('vs_bwrap-cell', '-')}x |")
+    return out
+
+
 def main():
     samples_path, out_path, *bins = sys.argv[1:]
     samples, runtimes, notes, config = load(samples_path)
@@ -146,11 +208,13 @@ def main():
     for bench, (title, steps) in BENCHES.items():
         if bench not in results:
             continue
-        base = E_BASELINES if bench == "e" else BASELINES
+        base = BASELINES
+        if bench in "eE":
+            base = (tuple(b for b in E_BASELINES if b in results[bench]) + ("", ""))[:2]
         lines.append("")
         lines.append(f"{title}")
         lines.append(f"  {'runtime':<18}{'step':<13}{'median':>8}{'min':>8}{'max':>8}   "
-                     f"{'vs ' + base[0]:>10}{'vs ' + base[1]:>10}")
+                     + "".join(f"{'vs ' + b if b else '':>14}" for b in base))
         for rt in order:
             if rt not in results[bench]:
                 continue
@@ -164,7 +228,7 @@ def main():
                     ratios.append(fmt_ratio(r["median"], ref["median"]) if ref else "   - ")
                 fail = f"  FAILED {r['failed']}/{r['n']}" if r.get("failed") else ""
                 lines.append(f"  {rt:<18}{step:<13}{r['median']:8.2f}{r['min']:8.2f}{r['max']:8.2f}   "
-                             f"{ratios[0]:>10}{ratios[1]:>10}{fail}")
+                             f"{ratios[0]:>14}{ratios[1]:>14}{fail}")
     lines.append("")
     lines.append("(f) peak RSS per invocation, median KiB (wait4 ru_maxrss)")
     lines.append(f"  {'runtime':<18}" + "".join(f"{s:>9}" for s in ("create", "start", "delete", "run", "exec")))
@@ -172,10 +236,14 @@ def main():
         row = []
         for bench, step in (("a", "create"), ("a", "start"), ("a", "delete"), ("b", "run"), ("c", "exec")):
             r = results.get(bench, {}).get(rt, {}).get(step, {})
+            if "rss_kb" not in r:  # bench.py: a separate pass
+                r = results.get("m", {}).get(rt, {}).get(step, {})
             row.append(f"{r['rss_kb']:>9}" if "rss_kb" in r else f"{'-':>9}")
         if any(c.strip() != "-" for c in row):
             lines.append(f"  {rt:<18}" + "".join(row))
-    e_rss = [f"{rt} {results['e'][rt]['run'].get('rss_kb', '-')}" for rt in order if rt in results.get("e", {})]
+    e_rss = [f"{rt} {results[b][rt]['run'].get('rss_kb', '-')}" for b in ("e", "m") for rt in order
+             if rt in results.get(b, {}) and "run" in results[b][rt] and rt in results.get("e", {})
+             and "rss_kb" in results[b][rt]["run"]]
     if e_rss:
         lines.append("  (e): " + ", ".join(e_rss))
     bininfo = {name: binary_info(path) for name, path in binaries.items()}
@@ -195,6 +263,10 @@ def main():
     if notes:
         lines.append("")
         lines.append("notes: " + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in notes.items()))
+    summary = summarise(results, config)
+    lines.append("")
+    lines.append("summary (median ms; sustained: per call, the sample's time / calls per sample)")
+    lines.extend(summary_table(summary))
     print("\n".join(lines))
 
     doc = {
@@ -205,6 +277,7 @@ def main():
         "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "config": config,
         "results": results,
+        "summary": summary,
         "binaries": bininfo,
         "trace": traces,
         "notes": {k: sorted(v) for k, v in notes.items()},

@@ -2,7 +2,7 @@
 # End-to-end suite: real engines (containerd's runc v2 shim, podman/conmon,
 # containerd's CRI plugin) drive a runc-compatible runtime.
 #
-#   tests/e2e/run.sh RUNTIME_PATH      e.g. target/x86_64-unknown-linux-gnu/debug/cellos-runtime or /usr/sbin/runc
+#   tests/e2e/run.sh RUNTIME_PATH      e.g. target/debug/cellos-runtime or /usr/sbin/runc
 #
 # Needs root, containerd, podman, conmon, catatonit, jq, script (util-linux)
 # and, for the CRI checks, python3-grpcio. Prints `PASS name` or
