@@ -192,7 +192,15 @@ impl Env {
     /// Create and start a container from an edited fixture config.
     #[track_caller]
     pub fn create_started_with(&self, edit: impl FnOnce(&mut Value)) -> (String, PathBuf) {
-        let bundle = self.bundle(edit);
+        let mut cfg = base_config();
+        edit(&mut cfg);
+        self.create_started_from(&cfg)
+    }
+
+    /// Create and start a container from `cfg`; returns (id, bundle).
+    #[track_caller]
+    pub fn create_started_from(&self, cfg: &Value) -> (String, PathBuf) {
+        let bundle = self.bundle_from(cfg);
         let id = self.id();
         self.create(&bundle, &id, &[]).ok();
         self.start(&id).ok();
