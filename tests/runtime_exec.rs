@@ -111,18 +111,8 @@ fn exec_detach_pid_file() {
     let (id, _) = env.sleeper();
     let out = env.subdir("exec");
     let pid_file = out.join("exec.pid");
-    let cmd = env.rt_cmd(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sh",
-        "-c",
-        "echo detached-out; sleep 1000",
-    ]);
-    let o = env.rt_to_files(cmd, &out);
-    o.ok();
+    let args = ["sh", "-c", "echo detached-out; sleep 1000"];
+    env.exec_detached(&id, &[], &pid_file, &args, &out).ok();
     let pid: i32 = read_lossy(&pid_file).trim().parse().expect("exec pid file");
     assert!(pid_alive(pid));
     assert!(pids_in_cgroup_of(&id).contains(&pid));

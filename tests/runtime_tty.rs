@@ -161,20 +161,9 @@ fn exec_tty_detached() {
     let sock = dir.join("pty.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let pid_file = dir.join("exec.pid");
-    let cmd = env.rt_cmd(&[
-        "exec",
-        "--tty",
-        "--console-socket",
-        sock.to_str().unwrap(),
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sh",
-        "-c",
-        "tty; echo exec-ttyok",
-    ]);
-    env.rt_to_files(cmd, &dir).ok();
+    let opts = ["--tty", "--console-socket", sock.to_str().unwrap()];
+    let args = ["sh", "-c", "tty; echo exec-ttyok"];
+    env.exec_detached(&id, &opts, &pid_file, &args, &dir).ok();
     let master = receive_master(&listener);
     let text = read_until(&master, "exec-ttyok");
     assert!(text.contains("/dev/pts/"), "pty output: {text:?}");
@@ -189,18 +178,14 @@ fn exec_tty_detached() {
     p["args"] = json!(["sh", "-c", "tty; echo proc-ttyok"]);
     p["terminal"] = json!(true);
     let proc_file = env.process_file(&p);
-    let cmd = env.rt_cmd(&[
-        "exec",
+    let opts = [
         "--process",
         proc_file.to_str().unwrap(),
         "--console-socket",
         sock2.to_str().unwrap(),
-        "--detach",
-        "--pid-file",
-        dir.join("exec2.pid").to_str().unwrap(),
-        &id,
-    ]);
-    env.rt_to_files(cmd, &dir).ok();
+    ];
+    env.exec_detached(&id, &opts, &dir.join("exec2.pid"), &[], &dir)
+        .ok();
     let master2 = receive_master(&listener2);
     let text = read_until(&master2, "proc-ttyok");
     assert!(text.contains("proc-ttyok"), "pty output: {text:?}");

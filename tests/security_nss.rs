@@ -171,6 +171,16 @@ fn exec_show_without_home(env: &Env, evil: &Evil, id: &str, c: &Value, user: Opt
     o
 }
 
+/// `exec -e HOME=` counts as no HOME: root's home from the image's
+/// /etc/passwd, the module unloaded.
+#[track_caller]
+fn exec_empty_home_is_root(env: &Env, evil: &Evil, id: &str) {
+    let o = env.rt(&["exec", "-e", "HOME=", id, "sh", "-c", "echo home=$HOME"]);
+    evil.assert_not_loaded("exec -e HOME=");
+    o.ok();
+    assert_eq!(o.stdout, "home=/root\n", "{o}");
+}
+
 #[test]
 fn run_without_home_uses_image_passwd() {
     require_root!();
@@ -229,10 +239,7 @@ fn exec_never_loads_the_module() {
     let env = Env::new("nssexec");
     let evil = Evil::new(&env);
     let c = evil.config(&["sleep", "1000"]);
-    let bundle = env.bundle_from(&c);
-    let id = env.id();
-    env.create(&bundle, &id, &[]).ok();
-    env.start(&id).ok();
+    let (id, _) = env.create_started_from(&c);
     evil.assert_not_loaded("create and start without HOME");
 
     let o = env.exec(&id, SHOW);
@@ -240,10 +247,7 @@ fn exec_never_loads_the_module() {
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
 
-    let o = env.rt(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo home=$HOME"]);
-    evil.assert_not_loaded("exec -e HOME=");
-    o.ok();
-    assert_eq!(o.stdout, "home=/root\n", "{o}");
+    exec_empty_home_is_root(&env, &evil, &id);
 
     // nobody's home in the image is /nonexistent; an unknown uid gets "/".
     let o = env.rt(&["exec", "-u", "65534", "-g", "9", &id, "sh", "-c", SHOW[2]]);
@@ -303,18 +307,12 @@ fn exec_process_file_without_home() {
     let evil = Evil::new(&env);
     let mut c = evil.config(&["sleep", "1000"]);
     push_env(&mut c, "HOME=/init-home");
-    let bundle = env.bundle_from(&c);
-    let id = env.id();
-    env.create(&bundle, &id, &[]).ok();
-    env.start(&id).ok();
+    let (id, _) = env.create_started_from(&c);
     evil.assert_not_loaded("create and start with HOME");
     let o = exec_show_without_home(&env, &evil, &id, &c, None);
     o.ok();
     assert_eq!(o.stdout, "home=/root\n0\n0\n", "{o}");
-    let o = env.rt(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo home=$HOME"]);
-    evil.assert_not_loaded("exec -e HOME=");
-    o.ok();
-    assert_eq!(o.stdout, "home=/root\n", "{o}");
+    exec_empty_home_is_root(&env, &evil, &id);
     // The init's HOME is the base of a plain exec.
     let o = env.rt(&["exec", &id, "sh", "-c", "echo home=$HOME"]);
     o.ok();

@@ -343,7 +343,7 @@ impl Runtime {
         pause_at(crashpoints::CREATE_BUILT);
         // The container holds its own reference to staged mounts now (or failed).
         staging.release();
-        let inner = built.map_err(|e| engine_err("create", &opts.id, e))?;
+        let inner = built.map_err(|e| self.undo_failed_create(&opts.id, e))?;
         origin.init_start = inner.pid().and_then(|p| proc_start_time(p.as_raw()));
         origin.no_new_keyring = opts.no_new_keyring;
         let path = self.scratch_dir(&opts.id).join("origin.json");
@@ -369,6 +369,42 @@ impl Runtime {
             return Err(e);
         }
         Ok(container)
+    }
+
+    /// A create that libcontainer failed, maybe after it made the cgroups
+    /// and forked the init. Its own cleanup gives the dying init about
+    /// 0.2 s to leave them (libcgroups' `delete_with_retry`), then leaves
+    /// them and adds "error during cleanup: ... could not delete" to the
+    /// cause; a loaded host is slower than that. Finish the job as
+    /// `delete --force` does: every process it forked killed and waited
+    /// for, the cgroups on every hierarchy removed with retries, the state
+    /// dir gone. The error then names only the cause; if our cleanup fails
+    /// too, one warning says what is left.
+    fn undo_failed_create(&self, id: &str, e: LibcontainerError) -> Error {
+        if matches!(e, LibcontainerError::Exist | LibcontainerError::NoDirectory) {
+            // Nothing was made: the state dir may be another container's.
+            return engine_err("create", id, e);
+        }
+        let mut err = engine_err("create", id, e);
+        kill_orphans(&self.scratch_dir(id));
+        let cgroup = self.cgroup_path_of(id);
+        if let Err(left) = self.sweep(id, cgroup.as_deref()) {
+            warn(&format!(
+                "container \"{id}\": cleanup after the failed create: {}",
+                chain_message(&left)
+            ));
+        }
+        // libcontainer appends its cleanup's failure to the cause as text
+        // (`CreateContainerError` keeps it private); ours replaced it.
+        if let Error::Engine {
+            cause: EngineCause::Exec { msg, .. } | EngineCause::Other { msg },
+            ..
+        } = &mut err
+            && let Some(i) = msg.find(". error during cleanup: ")
+        {
+            msg.truncate(i);
+        }
+        err
     }
 
     pub fn load(&self, id: &str) -> Result<Container> {

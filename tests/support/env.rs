@@ -145,6 +145,25 @@ impl Env {
         run_to_files(cmd, out_dir)
     }
 
+    /// `exec OPTS --detach --pid-file P ID ARGS`, stdio into files in
+    /// `out_dir` (the detached process keeps writing there).
+    #[track_caller]
+    pub fn exec_detached(
+        &self,
+        id: &str,
+        opts: &[&str],
+        pid_file: &Path,
+        args: &[&str],
+        out_dir: &Path,
+    ) -> Out {
+        let pid_file = pid_file.to_str().expect("UTF-8 path");
+        let mut line = vec!["exec"];
+        line.extend_from_slice(opts);
+        line.extend(["--detach", "--pid-file", pid_file, id]);
+        line.extend_from_slice(args);
+        self.rt_to_files(self.rt_cmd(&line), out_dir)
+    }
+
     /// `create --bundle B ID`, stdio into files in the bundle.
     #[track_caller]
     pub fn create(&self, bundle: &Path, id: &str, extra: &[&str]) -> Out {
@@ -173,7 +192,15 @@ impl Env {
     /// Create and start a container from an edited fixture config.
     #[track_caller]
     pub fn create_started_with(&self, edit: impl FnOnce(&mut Value)) -> (String, PathBuf) {
-        let bundle = self.bundle(edit);
+        let mut cfg = base_config();
+        edit(&mut cfg);
+        self.create_started_from(&cfg)
+    }
+
+    /// Create and start a container from `cfg`; returns (id, bundle).
+    #[track_caller]
+    pub fn create_started_from(&self, cfg: &Value) -> (String, PathBuf) {
+        let bundle = self.bundle_from(cfg);
         let id = self.id();
         self.create(&bundle, &id, &[]).ok();
         self.start(&id).ok();
