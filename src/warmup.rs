@@ -101,6 +101,10 @@ pub fn verb(args: &[String]) -> Option<&str> {
 /// `start()` as the very first thing in cellos-runtime's main, for the verbs
 /// that will join a cgroup: the earlier the wait begins, the earlier it ends.
 pub fn start_for(args: &[String]) {
+    // Off switch, for measuring what the warm-up is worth (bench/perf-ab.py).
+    if std::env::var_os("CELLOS_NO_WARMUP").is_some() {
+        return;
+    }
     if verb(args).is_some_and(|v| JOINING_VERBS.contains(&v)) {
         start();
     }
