@@ -28,7 +28,7 @@ apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missin
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-.PHONY: all deps test-deps build release fixtures test unit demo install deb bench clean lint soak
+.PHONY: all deps test-deps build release fixtures test unit demo install deb bench clean lint soak check-hot
 
 all: build
 
@@ -129,10 +129,14 @@ deb: release
 
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap).
 # Prints a table and writes bench/results/latest.json (see bench/README.md).
-bench: deps fixtures
+bench: deps fixtures check-hot
 	@$(call apt_ensure,$(BENCH_APT_PACKAGES))
-	$(CARGO) build --release
 	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) bash bench/run.sh
+
+# A stale bench/hot-functions.txt only costs RSS, silently: fail instead.
+check-hot: deps
+	$(CARGO) build --release
+	bash bench/hot-check.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
