@@ -101,12 +101,23 @@ pub fn verb(args: &[String]) -> Option<&str> {
 /// `start()` as the very first thing in cellos-runtime's main, for the verbs
 /// that will join a cgroup: the earlier the wait begins, the earlier it ends.
 pub fn start_for(args: &[String]) {
-    // Off switch, for measuring what the warm-up is worth (bench/perf-ab.py).
-    if std::env::var_os("CELLOS_NO_WARMUP").is_some() {
-        return;
-    }
     if verb(args).is_some_and(|v| JOINING_VERBS.contains(&v)) {
         start();
+    }
+}
+
+/// Whether the warm-up pays here. On a cgroup v1 (or hybrid) host the
+/// container's join is a write of "0" to each `tasks` file (vendored
+/// libcgroups, patch 1), which takes no grace period at all: there is
+/// nothing to start early, and the warm-up's fork and its own wait only cost
+/// (measured in README, Benchmarks). On a cgroup v2 host the join is still a
+/// `cgroup.procs` write. `CELLOS_WARMUP=0|1` forces it off or on, for
+/// measuring it (bench/perf-ab.py).
+fn wanted() -> bool {
+    match std::env::var("CELLOS_WARMUP").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
     }
 }
 
@@ -126,6 +137,9 @@ pub fn start() {
         {
             reap_later(child);
         }
+        return;
+    }
+    if !wanted() {
         return;
     }
     let Some(path) = own_cgroup_procs() else {
