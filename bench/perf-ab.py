@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """bench/perf-ab.py: A/B timing of runtime binaries, sample by sample.
 
-    bench/perf-ab.py [-n SAMPLES] [-k CALLS] [-g GAP_MS] PATTERN NAME=BINARY...
+    bench/perf-ab.py [-n SAMPLES] [-k CALLS] [-g GAP_MS] PATTERN NAME=[VAR=VAL,...@]BINARY...
+
+e.g. `run new=target/.../cellos-runtime warm=CELLOS_WARMUP=1@target/.../cellos-runtime
+crun=/usr/bin/crun`: the same binary with and without the warm-up, and crun.
 
 Every sample runs K calls of PATTERN back to back with one runtime; the
 runtimes alternate sample by sample (A, B, C, A, B, C, ...), so machine
