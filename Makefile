@@ -48,7 +48,7 @@ apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missin
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-.PHONY: all deps test-deps build release release-dir fixtures test unit demo install deb bench clean lint soak
+.PHONY: all deps test-deps build release release-dir fixtures test unit demo install deb bench clean lint soak check-hot
 
 all: build
 
@@ -93,7 +93,7 @@ unit: build
 	$(CARGO) test --lib --bins
 
 # Every test: unit tests and real containers (needs root).
-test: build fixtures test-deps
+test: build check-hot fixtures test-deps
 	$(CARGO) test -- --test-threads=4
 
 # The soak tier (CI runs it after `make test`; about a minute here): 1,000
@@ -158,10 +158,14 @@ deb: release
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap),
 # isolated and back to back. Prints tables and writes
 # bench/results/latest.json (see bench/README.md).
-bench: release fixtures
+bench: check-hot fixtures
 	@$(call apt_ensure,$(BENCH_APT_PACKAGES))
 	BENCH_ITERS=$(BENCH_ITERS) BENCH_CONC=$(BENCH_CONC) BENCH_CONC_ROUNDS=$(BENCH_CONC_ROUNDS) \
 	  python3 bench/bench.py --cellos $(RELEASE_BIN) --supervisor $(RELEASE_SUPERVISOR)
+
+# A stale bench/hot-functions.txt only costs RSS, silently: fail instead.
+check-hot: release
+	bash bench/hot-check.sh $(RELEASE_BIN)
 
 lint:
 	$(CARGO) fmt --all -- --check

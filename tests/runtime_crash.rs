@@ -8,6 +8,7 @@
 mod support;
 use serde_json::json;
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -410,5 +411,66 @@ fn failed_create_with_a_slow_task_in_its_cgroup_leaves_nothing() {
             }
         }
     }
+    env.finish();
+}
+
+/// The normal path of `delete --force` (a started container, nothing of a
+/// create or exec alive) costs what a kill and a delete cost: it looks
+/// for a dead create's forks through every process's fds only when one
+/// can exist. (50 such deletes at once took 61 ms against 38 ms before
+/// that look was added.) Traced with strace: no /proc/<pid>/fd opened.
+#[test]
+fn force_delete_of_a_started_container_scans_no_other_process() {
+    require_root!();
+    if skip_control("force_delete_of_a_started_container_scans_no_other_process") {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("skipped: no strace");
+        return;
+    }
+    let env = Env::new("crash-delscan");
+    let (id, _) = env.sleeper();
+    let trace = env.subdir("strace").join("trace");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(runtime())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["delete", "--force", &id]);
+    let o = run_piped(cmd, None, CMD_TIMEOUT);
+    assert_eq!(o.code, 0, "delete --force failed:\n{o}");
+    let scans: Vec<String> = read_lossy(&trace)
+        .lines()
+        .filter(|l| l.contains("\"/proc/") && l.contains("/fd\""))
+        .map(String::from)
+        .collect();
+    assert!(
+        scans.is_empty(),
+        "delete --force of a started container read {} fd dirs, e.g. {:?}",
+        scans.len(),
+        scans.first()
+    );
+    assert_clean(&env, &id, "after the traced delete --force");
+    env.finish();
+}
+
+/// The normal path still leaves nothing of a container whose processes
+/// fight back: paused, with a process tree that ignores SIGTERM.
+#[test]
+fn force_delete_of_a_paused_forking_container_leaves_nothing() {
+    require_root!();
+    let env = Env::new("crash-delpaused");
+    let (id, _) = env.create_started(&[
+        "sh",
+        "-c",
+        "trap '' TERM; for i in 1 2 3; do (trap '' TERM; sleep 1000) & done; sleep 1000",
+    ]);
+    poll_until("the tree to start", Duration::from_secs(10), || {
+        (pids_in_cgroup_of(&id).len() >= 4).then_some(())
+    });
+    env.rt(&["pause", &id]).ok();
+    force_delete_leaves_nothing(&env, &id, "paused, forking");
     env.finish();
 }

@@ -782,25 +782,47 @@ impl Container {
             _ => {}
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        if self.status() != Status::Stopped {
-            // Killed here rather than inside libcontainer's delete, so that
-            // the kill and the cgroup removal are steps a crash can fall
-            // between; either way a later `delete --force` finishes the job.
-            if self.cgroupless() {
-                // No cgroup to kill through (rootless): SIGKILL to the init
-                // takes its pid namespace along; wait until it is gone.
-                self.kill_init_and_wait(deadline);
-            } else if let Err(e) = self.kill_all(libc::SIGKILL) {
+        let running = self.status() != Status::Stopped;
+        // What we kill, with start times: gone, not just dying, when we
+        // return (a killed task leaves its cgroup before it has exited).
+        let mut killed = Vec::new();
+        let mut v1 = None;
+        // Killed here rather than inside libcontainer's delete, so that the
+        // kill and the cgroup removal are steps a crash can fall between;
+        // either way a later `delete --force` finishes the job.
+        if running && self.cgroupless() {
+            // No cgroup to kill through (rootless): SIGKILL to the init
+            // takes its pid namespace along; wait until it is gone.
+            self.kill_init_and_wait(deadline);
+        } else if let Some(dirs) = (running || force).then(|| self.plain_v1_dirs()).flatten() {
+            // Without libcgroups' manager, which reads mountinfo once per
+            // controller for each of a freeze, a list and a thaw. A stopped
+            // init may have left processes behind (no pid namespace).
+            let mut all = Vec::new();
+            for d in &dirs {
+                collect_post_order(d, &mut all);
+            }
+            killed = kill_v1(&all);
+            v1 = Some(all);
+        } else if running {
+            if let Ok(config) = self.inner.spec() {
+                for d in cgroup_dirs_of(Some(&config.cgroup_path)) {
+                    killed.extend(cgroup_procs(&d));
+                }
+            }
+            if let Err(e) = self.kill_all(libc::SIGKILL) {
                 tracing::warn!(
                     "container {id:?}: kill before delete: {}",
                     chain_message(&e)
                 );
             }
+        }
+        if running {
             pause_at(crashpoints::DELETE_KILLED);
             // What is left in the cgroup dies while it is removed.
             self.inner.set_status(ContainerStatus::Stopped);
         }
-        let res = if let Some(dirs) = self.plain_v1_delete() {
+        let res = if let Some(dirs) = v1.or_else(|| self.plain_v1_delete()) {
             cgroupfs::remove_dirs(&dirs, deadline)
                 .map_err(|(path, e)| Error::io(&path, e))
                 .and_then(|()| {
@@ -812,6 +834,7 @@ impl Container {
             self.delete_through_libcontainer(&id, deadline)
         };
         remove_scratch(&self.scratch);
+        wait_gone(&killed);
         trace::mark("delete");
         res
     }
@@ -887,11 +910,18 @@ impl Container {
     /// Then one read of mountinfo replaces libcgroups' two dozen (see
     /// cgroupfs.rs); in every other case libcontainer deletes it.
     fn plain_v1_delete(&self) -> Option<Vec<PathBuf>> {
+        if self.status() != Status::Stopped {
+            return None;
+        }
+        self.plain_v1_dirs()
+    }
+
+    /// This container's cgroup v1 directories, when they are plain cgroupfs
+    /// ones and its delete needs nothing else from libcontainer (see
+    /// `plain_v1_delete`), whatever its status.
+    fn plain_v1_dirs(&self) -> Option<Vec<PathBuf>> {
         use libcgroups::common::{CgroupSetup, get_cgroup_setup};
-        if self.status() != Status::Stopped
-            || self.inner.systemd()
-            || self.inner.intel_rdt_dir().is_some()
-        {
+        if self.inner.systemd() || self.inner.intel_rdt_dir().is_some() {
             return None;
         }
         let config = self.inner.spec().ok()?;
@@ -1096,7 +1126,9 @@ impl Runtime {
     /// `delete [--force] ID`, under the container's lock. A forced delete
     /// ends with nothing of the container left, whatever state a runtime
     /// killed halfway through create, start, exec or delete left it in:
-    /// after the normal path, `sweep` removes what is still there.
+    /// after the normal path, `sweep` removes what is still there. A
+    /// container that went through create with nothing of it half-done
+    /// skips the look for orphans and the sweep unless its delete fails.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         ids::validate(id)?;
         let locked = self.lock(id)?;
@@ -1111,6 +1143,28 @@ impl Runtime {
         }
         if !force {
             return self.load(id)?.delete(false);
+        }
+        // The normal path: a container whose create went through (its
+        // init's start time is recorded) and with no process of a create or
+        // exec still alive is deleted as a plain delete would be, after a
+        // kill. Only when that leaves something behind is there a sweep.
+        let scratch = self.scratch_dir(id);
+        if !forks_alive(&scratch)
+            && let Ok(mut c) = self.load(id)
+            && c.origin.init_start.is_some()
+        {
+            let cgroup = c.inner.spec().ok().map(|s| s.cgroup_path.clone());
+            let res = match c.delete(true) {
+                Ok(()) if !self.container_dir(id).exists() && !scratch.exists() => Ok(()),
+                r => {
+                    if let Err(e) = r {
+                        tracing::warn!("container {id:?}: delete: {e}; cleaning up by hand");
+                    }
+                    self.sweep(id, cgroup.as_deref())
+                }
+            };
+            self.unlock(id);
+            return res;
         }
         // Read before the normal path removes the configs it is named in.
         let cgroup = self.cgroup_path_of(id);
@@ -1127,7 +1181,7 @@ impl Runtime {
         let complete =
             |c: &Container| c.status() == Status::Stopped && c.origin.init_start.is_some();
         if !loaded.as_ref().is_ok_and(complete) {
-            kill_orphans(&self.scratch_dir(id));
+            kill_orphans(&scratch);
         }
         match loaded.and_then(|mut c| c.delete(true)) {
             Ok(()) | Err(Error::NotExist(_)) => {}
@@ -1326,6 +1380,33 @@ fn wait_gone(procs: &[(i32, Option<u64>)]) {
     }
 }
 
+/// SIGKILL every process in `dirs` (a container's cgroup v1 directories,
+/// children first), returning them with their start times for `wait_gone`.
+/// No freeze first: whatever forks meanwhile is born in the same cgroups,
+/// and `cgroupfs::remove_dirs` kills what it finds there until each rmdir
+/// goes through. A frozen cgroup (paused, or a `kill --all` that died
+/// frozen) holds SIGKILL until thawed, so each is thawed after the kill.
+fn kill_v1(dirs: &[PathBuf]) -> Vec<(i32, Option<u64>)> {
+    let mut pids = Vec::new();
+    for d in dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        pids.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    let procs: Vec<_> = pids.into_iter().map(|p| (p, proc_start_time(p))).collect();
+    for &(pid, _) in &procs {
+        let _ = raw_kill(pid, libc::SIGKILL);
+    }
+    for d in dirs {
+        let state = d.join("freezer.state");
+        if state.exists() {
+            let _ = std::fs::write(state, "THAWED");
+        }
+    }
+    procs
+}
+
 /// Kill what a runtime killed in the middle of `create` or `exec` left
 /// running outside the container's cgroups: libcontainer's intermediate
 /// process goes on creating and joining the cgroups one controller at a
@@ -1371,13 +1452,32 @@ const FORK_MARKER: &str = "forks";
 /// container made by an older version has no scratch dir) only that
 /// detection is lost.
 fn fork_marker(scratch: &Path) -> Option<std::fs::File> {
-    std::fs::OpenOptions::new()
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(scratch.join(FORK_MARKER))
-        .ok()
+        .ok()?;
+    // A shared flock belongs to the open file, which every fork shares: it
+    // is held until the last of them has exec'd or exited, so
+    // `forks_alive` can tell without looking through every process's fds.
+    // SAFETY: flock(2) on an fd we own.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    Some(f)
+}
+
+/// Whether a process of a create or exec (ours, or left by a runtime
+/// killed halfway) still holds the fork marker open. Without a marker (a
+/// container made by an older version) nothing is known: say yes.
+fn forks_alive(scratch: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::File::open(scratch.join(FORK_MARKER)) else {
+        return true;
+    };
+    // SAFETY: flock(2) on an fd we own; the lock goes with it.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
 }
 
 fn is_zombie(pid: i32) -> bool {

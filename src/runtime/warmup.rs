@@ -106,6 +106,21 @@ pub fn start_for(args: &[String]) {
     }
 }
 
+/// Whether the warm-up pays here. On a cgroup v1 (or hybrid) host the
+/// container's join is a write of "0" to each `tasks` file (vendored
+/// libcgroups, patch 1), which takes no grace period at all: there is
+/// nothing to start early, and the warm-up's fork and its own wait only cost
+/// (measured in README, Benchmarks). On a cgroup v2 host the join is still a
+/// `cgroup.procs` write. `CELLOS_WARMUP=0|1` forces it off or on, for
+/// measuring it (bench/perf-ab.py).
+fn wanted() -> bool {
+    match std::env::var("CELLOS_WARMUP").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+    }
+}
+
 /// Begin the wait in the background. Best effort: without write access to
 /// our own cgroup (rootless) nothing happens. Called while we have a single
 /// thread (first thing in main), which makes the environment edits sound.
@@ -122,6 +137,9 @@ pub fn start() {
         {
             reap_later(child);
         }
+        return;
+    }
+    if !wanted() {
         return;
     }
     let Some(path) = own_cgroup_procs() else {
