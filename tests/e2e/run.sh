@@ -111,7 +111,7 @@ cleanup_all() {
   local cg
   for cg in "$CG_CTR" "$CG_PODMAN" "$CG_K8S"; do
     # systemd owns the slices: stopping one ends what is left in it.
-    [ "$CGROUP_MANAGER" = systemd ] && systemctl stop "$cg" 2>/dev/null
+    [ "$CGROUP_MANAGER" = systemd ] && timeout 60 systemctl stop "$cg" 2>/dev/null
     cgroup_rmdir_tree "$cg"
   done
   # Directories the engines made in global places and left empty (the shim's
@@ -136,6 +136,14 @@ on_exit() {
   trap - EXIT INT TERM HUP
   cleanup_all
   echo "$PASS_N passed, $FAIL_N failed"
+  # E2E_LOG_DIR keeps the engines' and the wrappers' logs (make test-hosts
+  # brings them out of its guest).
+  if [ -n "${E2E_LOG_DIR:-}" ]; then
+    mkdir -p "$E2E_LOG_DIR"
+    for f in "$S"/*.log "$S"/*/containerd.log; do
+      [ -f "$f" ] && cp "$f" "$E2E_LOG_DIR/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+  fi
   rm -rf "$S"
   if [ "$FAIL_N" != 0 ] || [ "$PASS_N" = 0 ]; then exit 1; fi
   exit 0

@@ -78,7 +78,8 @@ done
 
 # ---- 2. the end-to-end suite --------------------------------------------------
 t0=$SECONDS
-E2E_CGROUP_MANAGER=$MGR bash "$HERE/../e2e/run.sh" "$REL/cellos-runtime" >"$LOGS/e2e.log" 2>&1
+# Bounded: a hang must end in failed checks, not in the guest's time limit.
+E2E_CGROUP_MANAGER=$MGR E2E_LOG_DIR=$LOGS/e2e-files timeout -k 30 1200 bash "$HERE/../e2e/run.sh" "$REL/cellos-runtime" >"$LOGS/e2e.log" 2>&1
 rc=$?
 e2e_n=0
 while IFS= read -r line; do

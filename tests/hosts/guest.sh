@@ -16,7 +16,7 @@ for _ in $(seq 1 300); do
   [ "$(systemctl is-active user@1000.service)" = active ] && [ -S /run/user/1000/bus ] && break
   sleep 0.5
 done
-echo "# boot: $(systemd-analyze 2>/dev/null | head -n 1 || true)"
+echo "# up $(cut -d" " -f1 /proc/uptime) s"
 
 mkdir -p "$HOSTS_REPO"
 tar -C "$HOSTS_REPO" -xf "$IN/repo.tar"
