@@ -132,7 +132,7 @@ deb: release
 # under QEMU TCG, against the release binaries; the .deb installed in the
 # guest. The guest image is built once and cached under target/hosts/.
 HOSTS_APT_PACKAGES := debootstrap qemu-system-x86 jq
-HOSTS_TIMEOUT ?= 1500
+HOSTS_TIMEOUT ?= 2400
 
 test-hosts: deb fixtures test-deps
 	@$(call apt_ensure,$(HOSTS_APT_PACKAGES))

@@ -19,7 +19,7 @@
 # Environment (the Makefile sets them): HOSTS_RELEASE_BIN (the release
 # cellos-runtime; cellos-supervisor beside it), HOSTS_DEB, HOSTS_DEBUG_DIR
 # (where the test binaries' CARGO_BIN_EXE paths point). Optional:
-# HOSTS_TIMEOUT (seconds for the guest, default 1500), HOSTS_ONLY=host|guest.
+# HOSTS_TIMEOUT (seconds for the guest, default 2400), HOSTS_ONLY=host|guest.
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -28,7 +28,7 @@ REL_BIN=$(realpath "${HOSTS_RELEASE_BIN:?}")
 REL_DIR=$(dirname "$REL_BIN")
 DEB=${HOSTS_DEB:?}
 DBG_DIR=$(realpath "${HOSTS_DEBUG_DIR:?}")
-TIMEOUT=${HOSTS_TIMEOUT:-1500}
+TIMEOUT=${HOSTS_TIMEOUT:-2400}
 ONLY=${HOSTS_ONLY:-}
 GUEST_NAME=debian12-systemd-cgroupv2
 HOST_NAME=$(. /etc/os-release && echo "${ID}${VERSION_ID}")-$( [ -d /run/systemd/system ] && echo systemd || echo nosystemd)-cgroup$( [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo v2 || echo v1-hybrid)
