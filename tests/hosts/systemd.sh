@@ -6,8 +6,8 @@
 #
 #  - rootless podman with cgroup_manager = "systemd": run, exec, a memory
 #    limit in its delegated cgroup, stop, rm;
-#  - rootless `cellos-runtime run` in a delegated subtree
-#    (systemd-run --user --scope -p Delegate=yes) applies limits;
+#  - rootless `cellos-runtime --systemd-cgroup` create/start/exec/delete
+#    with limits, applied in the user's delegated cgroup;
 #  - a cell run by tester with no CELLOS_* variables, whose TTL kills a tree
 #    that ignores SIGTERM;
 #  - the .deb (HOSTS_DEB) installed offline, then `podman --runtime
@@ -83,48 +83,36 @@ else
   as_user "${PMU[@]}" rm -f rl1 >/dev/null 2>&1
 fi
 
-# ---- rootless cellos-runtime in a delegated subtree ------------------------------
+# ---- rootless cellos-runtime, limits through the user's systemd -----------------
+# As rootless podman runs it: --systemd-cgroup and a user.slice:PREFIX:NAME
+# cgroup, made by the user's own systemd (user@UID.service, Delegate=yes).
 B=$SD_TMP/bundle
 mkdir -p "$B"
 chown "$SD_USER:" "$B"
 sd_run as_user sh -c "cd '$B' && '$REL/cellos-runtime' spec --rootless"
 if [ "$SD_RC" = 0 ]; then
   jq --arg r "$SD_ROOTFS" '.root.path = $r | .root.readonly = true | .process.terminal = false
-    | .process.args = ["sh", "-c", "cat /proc/self/cgroup; echo ok"]
+    | .process.args = ["sleep", "300"] | .linux.cgroupsPath = "user.slice:cellos:rl-limits"
     | .linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 64}}' \
     "$B/config.json" >"$B/c.json" && mv "$B/c.json" "$B/config.json" && chown "$SD_USER:" "$B/config.json"
-  # The runtime checks the limits in the cgroup it made, from inside: memory.max
-  # of its own cgroup as the container sees it.
-  sd_run as_user systemd-run --user --scope --quiet -p Delegate=yes -- \
-    "$REL/cellos-runtime" run --bundle "$B" rl-delegated
-  sd_want "rootless run in a delegated scope (systemd-run --user -p Delegate=yes)" 0 "ok"
-  cg=$(sed -n 's/^0:://p' <<<"$SD_OUT" | head -n 1)
-  note "rootless run: container cgroup '$cg'"
-  # Limits: run a sleeper, read its cgroup from the host.
-  jq '.process.args = ["sleep", "300"]' "$B/config.json" >"$B/c.json" && mv "$B/c.json" "$B/config.json"
-  chown "$SD_USER:" "$B/config.json"
-  as_user systemd-run --user --scope --quiet -p Delegate=yes --unit "cellos-hosts-rl-$$" -- \
-    "$REL/cellos-runtime" run --bundle "$B" rl-limits >"$SD_TMP/rl-limits.log" 2>&1 &
-  bgpid=$!
-  pid=""
-  for i in $(seq 1 200); do
-    pid=$(as_user "$REL/cellos-runtime" state rl-limits 2>/dev/null | jq -r 'select(.status == "running") | .pid' 2>/dev/null)
-    [ -n "$pid" ] && break
-    sleep 0.2
-  done
-  cg=$( [ -n "$pid" ] && sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup create --bundle "$B" rl-limits
+  sd_want "rootless create --systemd-cgroup with memory and pids limits" 0 ""
+  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup start rl-limits
+  sd_want "rootless start" 0 ""
+  pid=$(as_user "$REL/cellos-runtime" state rl-limits 2>/dev/null | jq -r '.pid' 2>/dev/null)
+  cg=$( [ -n "$pid" ] && sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
   got="$(cat "/sys/fs/cgroup$cg/memory.max" 2>&1) $(cat "/sys/fs/cgroup$cg/pids.max" 2>&1)"
-  if [ -n "$pid" ] && [ "$got" = "67108864 64" ]; then
-    check_pass "rootless run: memory and pids limits applied in the delegated cgroup"
+  if [[ $cg == /user.slice/user-$SD_UID.slice/user@$SD_UID.service/* ]] && [ "$got" = "67108864 64" ]; then
+    check_pass "rootless run: memory and pids limits applied in the user's delegated cgroup"
   else
-    check_fail "rootless run: memory and pids limits applied in the delegated cgroup" \
-      "pid '$pid' cgroup '$cg': $got; $(cat "$SD_TMP/rl-limits.log")"
+    check_fail "rootless run: memory and pids limits applied in the user's delegated cgroup" "pid '$pid' cgroup '$cg': $got"
   fi
-  as_user "$REL/cellos-runtime" kill rl-limits KILL >/dev/null 2>&1
-  wait "$bgpid"
-  sd_run as_user "$REL/cellos-runtime" delete --force rl-limits
+  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup exec rl-limits sh -c 'id -u; exit 4'
+  sd_want "rootless exec" 4 "0"
+  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup delete --force rl-limits
+  sd_want "rootless delete --force" 0 ""
   sd_run as_user "$REL/cellos-runtime" list -q
-  sd_want "rootless run: nothing left in the user's root" 0 ""
+  sd_want "rootless: nothing left in the user's root" 0 ""
 else
   check_fail "rootless run: spec --rootless" "exit $SD_RC: $SD_OUT"
 fi
