@@ -125,9 +125,9 @@ cat >"$SD_TMP/ttl.json" <<JSON
   "run": {"argv": ["/bin/sh", "-c", "trap '' TERM; (trap '' TERM; sleep $m & sleep $m; wait) & sleep $m; wait"]}}}
 JSON
 chmod 0644 "$SD_TMP/ttl.json"
-t0=$(date +%s)
+ttl_t0=$(date +%s)
 sd_run as_user "$REL/cellos-supervisor" "$SD_TMP/ttl.json"
-el=$(($(date +%s) - t0))
+el=$(($(date +%s) - ttl_t0))
 left=$(pgrep -f "sleep $m")
 if [ "$SD_RC" = 124 ] && [ "$el" -lt 30 ] && [ -z "$left" ]; then
   check_pass "cell as tester (no CELLOS_* set): the TTL kills a tree that ignores SIGTERM"
@@ -142,7 +142,8 @@ sd_want "cell as tester (no CELLOS_* set): hello.json" 0 "hello from cell"
 # ---- the .deb, as a user installs it ---------------------------------------------
 if [ -n "${HOSTS_DEB:-}" ]; then
   cp "$HOSTS_DEB" "$SD_TMP/"
-  sd_run sh -c "cd '$SD_TMP' && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download ./$(basename "$HOSTS_DEB")"
+  # (apt wants the path absolute when it may not download.)
+  sd_run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$SD_TMP/$(basename "$HOSTS_DEB")"
   sd_want "deb: apt install ./$(basename "$HOSTS_DEB") (offline)" 0 "Setting up cellos-runtime"
   sd_run podman import "$SD_TMP/busybox.tar" busybox
   sd_want "deb: podman import of the busybox fixture" 0 ""
