@@ -48,7 +48,7 @@ apt_ensure = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missin
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-.PHONY: all deps test-deps build release release-dir fixtures test unit demo install deb bench clean lint soak check-hot
+.PHONY: all deps test-deps build release release-dir fixtures test unit demo install deb bench clean lint soak check-hot test-hosts
 
 all: build
 
@@ -154,6 +154,18 @@ deb: release
 	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
 	    -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' packaging/control.in > $(DEB_ROOT)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
+
+# The host matrix (tests/hosts/run.sh; CI runs it after `make test`): the same
+# checks on this machine and in a Debian 12 guest (systemd, pure cgroup v2)
+# under QEMU TCG, against the release binaries; the .deb installed in the
+# guest. The guest image is built once and cached under target/hosts/.
+HOSTS_APT_PACKAGES := debootstrap qemu-system-x86 jq
+HOSTS_TIMEOUT ?= 2400
+
+test-hosts: deb fixtures test-deps
+	@$(call apt_ensure,$(HOSTS_APT_PACKAGES))
+	HOSTS_RELEASE_BIN=$(RELEASE_BIN) HOSTS_DEB=$(DEB) HOSTS_DEBUG_DIR=target/debug \
+	  HOSTS_TIMEOUT=$(HOSTS_TIMEOUT) bash tests/hosts/run.sh
 
 # Lifecycle latency: cellos-runtime vs crun vs runc (and a cell vs bwrap),
 # isolated and back to back. Prints tables and writes

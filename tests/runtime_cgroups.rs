@@ -184,3 +184,22 @@ fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
     env.assert_gone(&id);
     env.finish();
 }
+
+/// A stopped container whose cgroup is already gone (systemd removes a
+/// scope when its last process exits) has nothing left to signal:
+/// `kill --all` succeeds, as runc's does. containerd's shim sends it after
+/// every exit and retries forever on an error (found by make test-hosts:
+/// the CRI path with SystemdCgroup = true never finished StopContainer).
+#[test]
+fn kill_all_of_a_stopped_container_without_its_cgroup_succeeds() {
+    let env = Env::new("killall-nocg");
+    let (id, _) = env.create_started_with(|c| set_args(c, &["true"]));
+    env.wait_status(&id, "stopped");
+    for d in cgroup_dirs(&id) {
+        std::fs::remove_dir(&d).unwrap_or_else(|e| panic!("rmdir {}: {e}", d.display()));
+    }
+    env.rt(&["kill", "--all", &id, "KILL"]).ok();
+    env.rt(&["delete", &id]).ok();
+    env.assert_gone(&id);
+    env.finish();
+}

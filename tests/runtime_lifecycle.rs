@@ -150,9 +150,11 @@ fn pause_and_resume() {
         o.ok();
         o.out().parse::<u64>().unwrap_or(0)
     };
+    // Each poll is an exec: seconds apiece in an emulated guest (make
+    // test-hosts), hence the generous bound; a fast host returns at once.
     poll_until(
         "counter to start",
-        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(60),
         || (read_n() > 0).then_some(()),
     );
 
@@ -176,7 +178,7 @@ fn pause_and_resume() {
     let a = read_n();
     poll_until(
         "counter to advance after resume",
-        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(60),
         || (read_n() > a).then_some(()),
     );
     env.rt(&["resume", &id]).fails_with(&[&id, "not paused"]);

@@ -714,6 +714,12 @@ impl Container {
     /// meanwhile, so that no process can fork a new one between our reading
     /// the list and signalling it; v2's cgroup.kill does that in the kernel.
     fn kill_all(&mut self, sig: i32) -> Result<()> {
+        // Stopped, and its cgroup gone (systemd removes a scope with its last
+        // process): nothing is left to signal. Succeed, as runc does;
+        // containerd's shim sends this after every exit and retries on error.
+        if self.status() == ContainerStatus::Stopped && self.pids().is_err() {
+            return Ok(());
+        }
         // No cgroup to list: the init is all we can reach, and a SIGKILL to it
         // takes the rest of its pid namespace along.
         if self.cgroupless() {

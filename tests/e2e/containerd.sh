@@ -104,6 +104,27 @@ containerd_suite() {
 
   local c=(ctr -a "$CTR_SOCK" -n "$NS")
   local r=(run --runc-binary "$W")
+  # With the systemd driver the shim passes --systemd-cgroup, and every
+  # container needs a SLICE:PREFIX:NAME cgroup: a wrapper of ctr adds one
+  # (the ID is the argument after the image).
+  local sdflag=""
+  if [ "$CGROUP_MANAGER" = systemd ]; then
+    sdflag="--systemd-cgroup "
+    cat >"$S/wrap/ctr-systemd" <<WRAP
+#!/bin/bash
+args=("\$@")
+if [ "\${args[4]}" = run ]; then
+  for ((i = 5; i < \${#args[@]}; i++)); do
+    if [ "\${args[i]}" = "$IMG" ]; then
+      exec ctr "\${args[@]:0:5}" --runc-systemd-cgroup --cgroup "$CG_CTR:ctr:\${args[i + 1]}" "\${args[@]:5}"
+    fi
+  done
+fi
+exec ctr "\$@"
+WRAP
+    chmod 0755 "$S/wrap/ctr-systemd"
+    c=("$S/wrap/ctr-systemd" -a "$CTR_SOCK" -n "$NS")
+  fi
 
   run "${c[@]}" images import "$S/busybox.tar"
   run "${c[@]}" images ls -q
@@ -115,7 +136,7 @@ containerd_suite() {
   want "containerd: run with output" 0 "hello from ctr"
   expect "containerd: the shim ran the runtime under test" \
     "no 'create --bundle … c-hello' in $LOG: $(oneline "$(cat "$LOG")")" \
-    grep -Eq -- "^--root $ROOT --log [^ ]+/log.json --log-format json create --bundle [^ ]+ --pid-file [^ ]+/init.pid c-hello$" "$LOG"
+    grep -Eq -- "^--root $ROOT --log [^ ]+/log.json --log-format json ${sdflag}create --bundle [^ ]+ --pid-file [^ ]+/init.pid c-hello$" "$LOG"
   expect "containerd: the shim deleted through the runtime" \
     "no 'delete c-hello' in $LOG" grep -Eq -- " delete (--force )?c-hello$" "$LOG"
 
@@ -150,7 +171,7 @@ containerd_suite() {
   # A memory limit, read from the host cgroup named in the shim's bundle.
   run "${c[@]}" "${r[@]}" -d --memory-limit 67108864 "$IMG" c-mem sleep 1000
   if want "containerd: detached run with --memory-limit" 0; then
-    cg=$(jq -r '.linux.cgroupsPath' "$D/state/io.containerd.runtime.v2.task/$NS/c-mem/config.json" 2>&1)
+    cg=$(cgroup_path_of "$(jq -r '.linux.cgroupsPath' "$D/state/io.containerd.runtime.v2.task/$NS/c-mem/config.json" 2>&1)")
     out=$(cgroup_memory_limit "$cg")
     expect "containerd: memory limit in the host cgroup" "cgroup $cg: $out, want 67108864" [ "$out" = 67108864 ]
     pid=$("${c[@]}" tasks ls | awk '$1 == "c-mem" {print $2}')
@@ -244,7 +265,7 @@ containerd_suite() {
   want "containerd: no tasks left" 0 ""
   out=$(runtime_root_leftovers "$ROOT")
   expect "containerd: no runtime state left in the shim's runtime root" "left in $ROOT: $out" [ -z "$out" ]
-  out=$(cgroup_left "$NS")
+  out=$(cgroup_left "$CG_CTR")
   expect "containerd: no container cgroups left" "left: $out" [ -z "$out" ]
 }
 

@@ -17,6 +17,9 @@ k8s_suite() {
   make_wrapper "$S/wrap/k8s" "$K8S_LOG"
   K8S_SOCK=$D/containerd.sock
   K8S_ROOT=$D/runtime-root
+  # The kubelet's cgroup driver decides the form: a path, or a slice.
+  K8S_PARENT=/$CG_K8S
+  [ "$CGROUP_MANAGER" = systemd ] && K8S_PARENT=$CG_K8S
 
   # The handler's table comes from the shipped TOML, verbatim but for the
   # binary (the wrapper) and a runtime root of our own, so that nothing is
@@ -42,7 +45,8 @@ k8s_suite() {
 
 EOF
     grep -v '^version *=' "$HERE/k8s/containerd-config.toml" |
-      sed -e "s|BinaryName = \"/usr/local/bin/cellos-runtime\"|BinaryName = \"$S/wrap/k8s/$RT_NAME\"\n  Root = \"$K8S_ROOT\"|"
+      sed -e "s|SystemdCgroup = false|SystemdCgroup = $([ "$CGROUP_MANAGER" = systemd ] && echo true || echo false)|" \
+        -e "s|BinaryName = \"/usr/local/bin/cellos-runtime\"|BinaryName = \"$S/wrap/k8s/$RT_NAME\"\n  Root = \"$K8S_ROOT\"|"
   } >"$D/config.toml"
   expect "k8s: containerd-config.toml names the cellos handler and binary" \
     "no BinaryName substitution in $D/config.toml" grep -q "BinaryName = \"$S/wrap/k8s/$RT_NAME\"" "$D/config.toml"
@@ -71,7 +75,7 @@ EOF
 
   local sandbox="" container=""
   OUT=$(timeout -k 5 300 "$PYTHON" "$HERE/k8s/cri.py" "$K8S_SOCK" "$handler" "$IMG" \
-    "/$TAG-k8s" "$D/logs" "$S/wrap/k8s/$RT_NAME" 2>&1)
+    "$K8S_PARENT" "$D/logs" "$S/wrap/k8s/$RT_NAME" 2>&1)
   RC=$?
   while IFS= read -r line; do
     case $line in
@@ -94,7 +98,7 @@ EOF
   fi
   out=$(runtime_root_leftovers "$K8S_ROOT/$K8S_NS")
   expect "k8s: no runtime state left" "left: $out" [ -z "$out" ]
-  out=$(cgroup_left "$TAG-k8s")
+  out=$(cgroup_left "$CG_K8S")
   expect "k8s: no pod cgroups left" "left: $out" [ -z "$out" ]
 }
 

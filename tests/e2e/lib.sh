@@ -95,6 +95,26 @@ cgroup_memory_limit() {
   fi
 }
 
+# The cgroup path (as in /proc/PID/cgroup) of a config.json cgroupsPath: the
+# systemd form SLICE:PREFIX:NAME is the scope PREFIX-NAME.scope in SLICE,
+# whose name nests at each '-' (a-b.slice is /a.slice/a-b.slice).
+cgroup_path_of() {
+  local p=$1 slice prefix name path="" acc="" part
+  if [[ $p != *:*:* ]]; then
+    echo "$p"
+    return
+  fi
+  IFS=: read -r slice prefix name <<<"$p"
+  slice=${slice%.slice}
+  if [ "$slice" != "" ] && [ "$slice" != "-" ]; then
+    for part in ${slice//-/ }; do
+      acc=${acc:+$acc-}$part
+      path=$path/$acc.slice
+    done
+  fi
+  echo "$path/$prefix-$name.scope"
+}
+
 # Freezer state of a cgroup path: FROZEN/THAWED (v1) or 1/0 (v2).
 cgroup_freezer_state() {
   local p=$1

@@ -13,7 +13,8 @@ podman_setup() {
   mkdir -p "$P"/{storage,run,tmp,volumes,networks,cni}
   PM_LOG=$S/podman-runtime.log
   make_wrapper "$S/wrap/podman" "$PM_LOG"
-  PM_CGROUP=/$TAG-podman
+  PM_CGROUP=/$CG_PODMAN
+  [ "$CGROUP_MANAGER" = systemd ] && PM_CGROUP=$CG_PODMAN
   cat >"$P/containers.conf" <<EOF
 [containers]
 # podman gives root containers nofile and nproc of 1048576 and more unless
@@ -26,7 +27,7 @@ init_path = "/usr/bin/catatonit"
 netns = "none"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$CGROUP_MANAGER"
 events_logger = "file"
 events_logfile_path = "$P/events.log"
 lock_type = "file"
@@ -226,7 +227,7 @@ podman_suite() {
 
   run "${PM[@]}" ps -a -q
   want "podman: no containers left" 0 ""
-  out=$(cgroup_left "$TAG-podman" | grep -v '/conmon$')
+  out=$(cgroup_left "$CG_PODMAN" | grep -v '/conmon$')
   expect "podman: no container cgroups left" "left: $out" [ -z "$out" ]
 }
 

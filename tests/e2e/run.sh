@@ -11,6 +11,10 @@
 # on exit, together with the daemons, containers and cgroups it made.
 #
 # E2E_SUITES=containerd,podman,k8s picks suites (default: all three).
+# E2E_CGROUP_MANAGER=systemd (needs systemd as PID 1 and cgroup v2) drives the
+# engines with their systemd cgroup drivers: ctr --runc-systemd-cgroup,
+# podman's cgroup_manager = "systemd", the CRI handler's SystemdCgroup = true;
+# the default, cgroupfs, writes cgroups directly.
 
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +41,18 @@ PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
 # A tag unique to this run: containerd namespace, cgroup parents, names.
 TAG=cellos-e2e-$$
+CGROUP_MANAGER=${E2E_CGROUP_MANAGER:-cgroupfs}
+# The cgroup each suite puts its containers under, by its name in
+# /sys/fs/cgroup (cgroupfs: a directory; systemd: a top-level slice, named
+# without '-', which systemd would read as nesting).
+case $CGROUP_MANAGER in
+  cgroupfs) CG_CTR=$TAG CG_PODMAN=$TAG-podman CG_K8S=$TAG-k8s ;;
+  systemd)
+    CG_CTR=${TAG//-/}.slice CG_PODMAN=${TAG//-/}podman.slice CG_K8S=${TAG//-/}k8s.slice
+    [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ] ||
+      die "E2E_CGROUP_MANAGER=systemd needs systemd as PID 1 and cgroup v2" ;;
+  *) die "E2E_CGROUP_MANAGER=$CGROUP_MANAGER: cgroupfs or systemd" ;;
+esac
 S=$(mktemp -d /tmp/cellos-e2e.XXXXXX) || die "mktemp failed"
 chmod 0755 "$S"
 
@@ -60,7 +76,7 @@ global_snapshot() {
     find "${GLOBAL_PATHS[@]}" -maxdepth 4 2>/dev/null
     ls -d /tmp/runc-process* /tmp/pty* /tmp/conmon-term.* 2>/dev/null
     for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
-      ls -d "$h"/cellos-e2e-* 2>/dev/null
+      ls -d "$h"/cellos-e2e-* "$h"/cellose2e* 2>/dev/null
     done
   } | sort
 }
@@ -92,9 +108,12 @@ cleanup_all() {
       tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null; echo; done)"
     for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
   fi
-  cgroup_rmdir_tree "$TAG"
-  cgroup_rmdir_tree "$TAG-podman"
-  cgroup_rmdir_tree "$TAG-k8s"
+  local cg
+  for cg in "$CG_CTR" "$CG_PODMAN" "$CG_K8S"; do
+    # systemd owns the slices: stopping one ends what is left in it.
+    [ "$CGROUP_MANAGER" = systemd ] && timeout 60 systemctl stop "$cg" 2>/dev/null
+    cgroup_rmdir_tree "$cg"
+  done
   # Directories the engines made in global places and left empty (the shim's
   # runtime root of our namespace, ctr's fifo dir, runc's default root...).
   local p
@@ -117,6 +136,14 @@ on_exit() {
   trap - EXIT INT TERM HUP
   cleanup_all
   echo "$PASS_N passed, $FAIL_N failed"
+  # E2E_LOG_DIR keeps the engines' and the wrappers' logs (make test-hosts
+  # brings them out of its guest).
+  if [ -n "${E2E_LOG_DIR:-}" ]; then
+    mkdir -p "$E2E_LOG_DIR"
+    for f in "$S"/*.log "$S"/*/containerd.log; do
+      [ -f "$f" ] && cp "$f" "$E2E_LOG_DIR/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+  fi
   rm -rf "$S"
   if [ "$FAIL_N" != 0 ] || [ "$PASS_N" = 0 ]; then exit 1; fi
   exit 0
@@ -127,6 +154,7 @@ trap 'fail "e2e suite" "interrupted by a signal"; exit 130' INT TERM HUP
 global_snapshot >"$S/global.before"
 note "runtime under test: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -n 1))"
 note "scratch dir: $S"
+note "cgroup manager: $CGROUP_MANAGER"
 
 START=$SECONDS
 # The image: a busybox rootfs as an OCI archive, for both engines.
