@@ -717,7 +717,7 @@ impl Container {
         // Stopped, and its cgroup gone (systemd removes a scope with its last
         // process): nothing is left to signal. Succeed, as runc does;
         // containerd's shim sends this after every exit and retries on error.
-        if self.status() == ContainerStatus::Stopped && self.pids().is_err() {
+        if self.status() == Status::Stopped && self.pids().is_err() {
             return Ok(());
         }
         // No cgroup to list: the init is all we can reach, and a SIGKILL to it
