@@ -153,6 +153,68 @@ fn ttl_with_runc_without_a_pid_namespace() {
     );
 }
 
+/// An init that exits leaves no process behind: with a pid namespace the
+/// kernel takes them along, without one the supervisor sweeps them.
+#[test]
+fn what_the_init_leaves_behind_goes_with_it() {
+    require_root!();
+    let ctx = Ctx::new("leftbehind");
+    for (front, unshare) in [
+        ("supervisor", None),
+        ("run --cell", None),
+        ("supervisor", Some("mnt")),
+    ] {
+        let m = ctx.marker();
+        let script =
+            format!("(trap '' TERM; sleep {m}) & (trap '' TERM; sleep {m}) & echo started");
+        let f = ctx.spec_file(&sh_cell(&ctx.id("left"), &script));
+        let mut env = vec![NOOP];
+        env.extend(unshare.map(|u| ("CELLOS_SUBPROCESS_UNSHARE", u)));
+        let out = if front == "supervisor" {
+            ctx.supervise(&f, &env)
+        } else {
+            ctx.run_cell(&f, &env)
+        };
+        out.code(0).stdout_is("started\n");
+        let left = pids_matching(&m);
+        assert!(
+            left.is_empty(),
+            "{front} {unshare:?}: {left:?} outlived the init:\n{out}"
+        );
+    }
+    ctx.finish();
+}
+
+/// A tree of processes that all ignore SIGTERM: the TTL still takes every
+/// one of them (a cell without limits may have no cgroup to kill through,
+/// so this rests on the pid namespace), and nothing is left behind.
+#[test]
+fn ttl_kills_a_tree_that_ignores_sigterm() {
+    let ctx = Ctx::new("ttltree");
+    for front in ["supervisor", "run --cell"] {
+        let m = ctx.marker();
+        let script = format!(
+            "trap '' TERM; for i in 1 2 3; do (trap '' TERM; sleep {m}) & done; \
+             (trap '' TERM; (trap '' TERM; sleep {m}) & sleep {m}) & echo started; sleep {m}"
+        );
+        let mut spec = sh_cell(&ctx.id("tree"), &script);
+        set(&mut spec, "/spec/lifetime/ttlSeconds", json!(2));
+        let f = ctx.spec_file(&spec);
+        let out = if front == "supervisor" {
+            ctx.supervise(&f, &[NOOP])
+        } else {
+            ctx.run_cell(&f, &[NOOP])
+        };
+        out.code(124).stdout_is("started\n");
+        let left = pids_matching(&m);
+        assert!(
+            left.is_empty(),
+            "{front}: {left:?} of the tree survived the ttl:\n{out}"
+        );
+    }
+    ctx.finish();
+}
+
 /// The TTL asks first: SIGTERM reaches the cell, and a cell that leaves on
 /// SIGTERM is not kept waiting for the grace period.
 #[test]

@@ -136,7 +136,10 @@ fn prepare_and_run(cell: &Cell, cfg: &Config, sink: &EventSink) -> Result<i32, R
         id_maps,
     };
     let result = match write_bundle(cell, &opts, &bundle) {
-        Ok(()) => run_bundle(cell, cfg, sink, &container_id, &bundle),
+        Ok(()) => {
+            let own_pid_ns = opts.namespaces.contains(&crate::cell::Namespace::Pid);
+            run_bundle(cell, cfg, sink, &container_id, &bundle, own_pid_ns)
+        }
         Err(e) => Err(Refusal::new(exit::REFUSED, chain_message(&e))),
     };
     pins.release();
@@ -236,6 +239,7 @@ fn run_bundle(
     sink: &EventSink,
     container_id: &str,
     bundle: &Path,
+    own_pid_ns: bool,
 ) -> Result<i32, Refusal> {
     let backend = backend::for_config(cfg)?;
     // Signals are blocked before anything is forked: none can be lost, and
@@ -268,7 +272,14 @@ fn run_bundle(
         cell.id(),
         json!({"containerId": container_id, "pid": pid}),
     );
-    let outcome = wait::wait_cell(pid, cell.ttl(), &signals, &*backend, container_id);
+    let outcome = wait::wait_cell(
+        pid,
+        cell.ttl(),
+        &signals,
+        &*backend,
+        container_id,
+        own_pid_ns,
+    );
     let duration_ms = started_at.elapsed().as_millis() as u64;
     let code = match outcome {
         wait::Outcome::Exited(code) => {

@@ -46,13 +46,18 @@ pub fn wait_cell(
     signals: &Signals,
     backend: &dyn CellBackend,
     id: &str,
+    own_pid_ns: bool,
 ) -> Outcome {
     let deadline = ttl.map(|t| Instant::now() + t);
     let init = Child::new(pid);
     match init.wait(Some(signals), deadline) {
         Event::Exited(exit) => {
-            // Whatever the init left behind (no pid namespace) goes too.
-            backend.kill_all(id, libc::SIGKILL);
+            // Whatever the init left behind goes too. With a pid namespace
+            // the kernel already killed it all when the init exited, and
+            // the sweep (a freezer round trip on cgroup v1) is pure cost.
+            if !own_pid_ns {
+                backend.kill_all(id, libc::SIGKILL);
+            }
             match exit {
                 Exit::Code(code) => Outcome::Exited(code),
                 Exit::Signal(sig) => Outcome::Signaled(sig),
