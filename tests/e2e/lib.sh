@@ -141,12 +141,21 @@ task_stopped() {
 }
 
 # Remove a cgroup subtree (empty cgroups only) in every hierarchy.
+# Tasks still in the tree (a killed process leaves its cgroup only once it
+# has exited, which a loaded host can take seconds to finish) are killed, and
+# the removal is retried for up to 10 s.
 cgroup_rmdir_tree() {
-  local name=$1 h
-  for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
-    [ -d "$h/$name" ] || continue
-    find "$h/$name" -depth -type d -exec rmdir {} \; 2>/dev/null
+  local name=$1 h try
+  for try in $(seq 50); do
+    for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+      [ -d "$h/$name" ] || continue
+      find "$h/$name" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+      find "$h/$name" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    [ -z "$(for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ -d "$h/$name" ] && echo "$h"; done)" ] && return 0
+    sleep 0.2
   done
+  return 1
 }
 
 # Directories of a cgroup subtree that still exist, in any hierarchy.
