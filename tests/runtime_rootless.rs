@@ -226,6 +226,61 @@ fn limits_without_a_delegated_cgroup_fail_with_one_line() {
     env.finish();
 }
 
+/// `--systemd-cgroup` as a user whose session bus accepts and never
+/// answers: one line naming the bus, within seconds, and nothing made.
+/// (libcgroups alone waits on such a bus for minutes; runc forever.)
+#[test]
+fn systemd_cgroup_with_a_silent_user_bus_fails_in_seconds() {
+    if is_control() {
+        println!("control runtime: not run (runc waits on a silent bus forever)");
+        return;
+    }
+    let env = Env::new("rl-bus");
+    let sweep = Sweep(&env);
+    let id = env.id();
+    // As rootless podman asks for it: a unit under the user's systemd.
+    let bundle = rootless_bundle(&env, &["true"], |c| {
+        c["linux"]["cgroupsPath"] = json!(format!("user.slice:cellos:{id}"));
+    });
+    // A listening socket that nobody reads: connect succeeds, no reply.
+    let bus = nobody_dir(&env, "xdg").join("bus");
+    let _silent = std::os::unix::net::UnixListener::bind(&bus).expect("bind the bus socket");
+    chown_nobody(&bus);
+    let root = root_arg(&env);
+    // The runtime wants systemd running (/run/systemd/system), and
+    // libcgroups' systemd driver cgroup v2; this host may have neither, so
+    // the command gets a mount namespace that has both.
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && \
+             { [ \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs ] || \
+               mount -t cgroup2 none /sys/fs/cgroup; } && \
+             exec setpriv --reuid 65534 --regid 65534 --clear-groups \"$@\"",
+        )
+        .arg("sh")
+        .arg(runtime())
+        .args(["--root", &root, "--systemd-cgroup", "create", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", nobody_dir(&env, "home"))
+        .env("XDG_RUNTIME_DIR", nobody_dir(&env, "xdg"))
+        .stdin(Stdio::null());
+    let t0 = std::time::Instant::now();
+    let out = run_piped(c, None, std::time::Duration::from_secs(100));
+    let took = t0.elapsed();
+    out.fails_with(&["--systemd-cgroup", &bus.to_string_lossy(), "did not answer"]);
+    assert!(took.as_secs() < 30, "took {took:?}:\n{out}");
+    assert!(
+        !state_dir(&env, &id).exists(),
+        "a refused create left its state"
+    );
+    drop(sweep);
+    env.finish();
+}
+
 #[test]
 fn default_root_of_a_user_is_under_xdg_runtime_dir() {
     let env = Env::new("rl-xdg");

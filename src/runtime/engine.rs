@@ -317,6 +317,11 @@ impl Runtime {
         {
             let config = origin.bundle.join("config.json");
             crate::runtime::rootless::check_limits(linux, &config, self.systemd)?;
+            // libcgroups waits on a silent user bus for minutes (busctl's
+            // own 90 s auth timeout, twice): fail in seconds, in one line.
+            if self.systemd && crate::runtime::rootless::uses_systemd_manager(linux) {
+                crate::runtime::rootless::check_user_bus()?;
+            }
         }
         if !opts.no_new_keyring {
             join_session_keyring()?;

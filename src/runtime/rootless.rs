@@ -52,6 +52,97 @@ pub fn cgroup_delegated(cgroup: &Path) -> Option<bool> {
     Some(dirs.iter().all(|d| writable_below(d)))
 }
 
+/// Whether libcgroups drives this container's cgroup through systemd when
+/// asked to: only on cgroup v2, for a cgroupsPath in the slice:prefix:name
+/// form (an absolute one, or v1, is handled as with cgroupfs).
+pub fn uses_systemd_manager(linux: &Linux) -> bool {
+    use libcgroups::common::{CgroupSetup, get_cgroup_setup};
+    matches!(get_cgroup_setup(), Ok(CgroupSetup::Unified))
+        && !linux
+            .cgroups_path()
+            .as_ref()
+            .is_some_and(|p| p.is_absolute())
+}
+
+/// How long the user's bus gets to answer the first line of a D-Bus
+/// handshake (libcgroups allows 10 s per reply too).
+const USER_BUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether the user's systemd can be reached, as the systemd driver of a
+/// caller without root needs: its session bus (found as libcgroups finds
+/// it, DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus) answers the
+/// first line of a D-Bus handshake within USER_BUS_TIMEOUT.
+pub fn check_user_bus() -> Result<()> {
+    use std::io::{Read, Write};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixStream};
+    let fail = |what: String| {
+        Error::Unsupported(format!(
+            "--systemd-cgroup as uid {}: {what}; run it in the user's session (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS) or drop --systemd-cgroup",
+            nix::unistd::geteuid()
+        ))
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (shown, addr) = if let Some(list) = env("DBUS_SESSION_BUS_ADDRESS") {
+        // As libcgroups reads it: the first unix:path= that exists, or
+        // a unix:abstract=.
+        let found = list.split(';').find_map(|a| {
+            if let Some(p) = a.strip_prefix("unix:path=") {
+                let p = p.split(',').next().unwrap_or(p);
+                Path::new(p)
+                    .exists()
+                    .then(|| SocketAddr::from_pathname(p).ok())
+                    .flatten()
+                    .map(|s| (a.to_string(), s))
+            } else if let Some(n) = a.strip_prefix("unix:abstract=") {
+                let n = n.split(',').next().unwrap_or(n);
+                SocketAddr::from_abstract_name(n)
+                    .ok()
+                    .map(|s| (a.to_string(), s))
+            } else {
+                None
+            }
+        });
+        found.ok_or_else(|| {
+            fail(format!(
+                "no user bus socket in DBUS_SESSION_BUS_ADDRESS {list:?}"
+            ))
+        })?
+    } else if let Some(dir) = env("XDG_RUNTIME_DIR") {
+        let p = Path::new(&dir).join("bus");
+        if !p.exists() {
+            return Err(fail(format!("the user bus {} does not exist", p.display())));
+        }
+        let a = SocketAddr::from_pathname(&p)
+            .map_err(|e| fail(format!("the user bus {}: {e}", p.display())))?;
+        (p.display().to_string(), a)
+    } else {
+        return Err(fail(
+            "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR names the user bus".into(),
+        ));
+    };
+    let unreachable =
+        |e: std::io::Error| fail(format!("the user bus {shown} does not answer: {e}"));
+    let mut s = UnixStream::connect_addr(&addr).map_err(unreachable)?;
+    s.set_read_timeout(Some(USER_BUS_TIMEOUT))
+        .map_err(unreachable)?;
+    s.set_write_timeout(Some(USER_BUS_TIMEOUT))
+        .map_err(unreachable)?;
+    // AUTH EXTERNAL without an identity: any reply (DATA, OK or REJECTED)
+    // shows a live bus, whatever uid our user namespace makes us.
+    s.write_all(b"\0AUTH EXTERNAL\r\n").map_err(unreachable)?;
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(n) if n > 0 => Ok(()),
+        Ok(_) => Err(fail(format!("the user bus {shown} closed the connection"))),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(fail(format!(
+            "the user bus {shown} did not answer within {} s",
+            USER_BUS_TIMEOUT.as_secs()
+        ))),
+        Err(e) => Err(unreachable(e)),
+    }
+}
+
 /// The uid and gid maps of a user namespace made for a caller without
 /// root: the caller is 0 inside, and the subordinate ids that /etc/subuid
 /// and /etc/subgid grant it follow from 1 (libcontainer writes more than
