@@ -192,6 +192,7 @@ fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
 /// the CRI path with SystemdCgroup = true never finished StopContainer).
 #[test]
 fn kill_all_of_a_stopped_container_without_its_cgroup_succeeds() {
+    require_root!();
     let env = Env::new("killall-nocg");
     let (id, _) = env.create_started_with(|c| set_args(c, &["true"]));
     env.wait_status(&id, "stopped");

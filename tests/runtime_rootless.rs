@@ -231,6 +231,7 @@ fn limits_without_a_delegated_cgroup_fail_with_one_line() {
 /// (libcgroups alone waits on such a bus for minutes; runc forever.)
 #[test]
 fn systemd_cgroup_with_a_silent_user_bus_fails_in_seconds() {
+    require_root!();
     if is_control() {
         println!("control runtime: not run (runc waits on a silent bus forever)");
         return;
