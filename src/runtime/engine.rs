@@ -813,7 +813,7 @@ impl Container {
             for d in &dirs {
                 collect_post_order(d, &mut all);
             }
-            killed = kill_v1(&all);
+            killed = kill_in_cgroups(&all);
             v1 = Some(all);
         } else if running {
             if let Ok(config) = self.inner.spec() {
@@ -1240,19 +1240,7 @@ impl Runtime {
         let scratch = self.scratch_dir(id);
         let dirs = cgroup_dirs_of(cgroup);
         if !dirs.is_empty() {
-            let mut killed = Vec::new();
-            for d in &dirs {
-                for p in cgroup_procs(d) {
-                    let _ = raw_kill(p.0, libc::SIGKILL);
-                    killed.push(p);
-                }
-            }
-            // A frozen cgroup (a paused container, or a kill --all that
-            // died frozen) holds even SIGKILL until thawed.
-            for d in &dirs {
-                let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-                let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-            }
+            let killed = kill_in_cgroups(&dirs);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             cgroupfs::remove_dirs(&dirs, deadline).map_err(|(path, e)| Error::io(&path, e))?;
             wait_gone(&killed);
@@ -1391,13 +1379,14 @@ fn wait_gone(procs: &[(i32, Option<u64>)]) {
     }
 }
 
-/// SIGKILL every process in `dirs` (a container's cgroup v1 directories,
-/// children first), returning them with their start times for `wait_gone`.
-/// No freeze first: whatever forks meanwhile is born in the same cgroups,
-/// and `cgroupfs::remove_dirs` kills what it finds there until each rmdir
-/// goes through. A frozen cgroup (paused, or a `kill --all` that died
-/// frozen) holds SIGKILL until thawed, so each is thawed after the kill.
-fn kill_v1(dirs: &[PathBuf]) -> Vec<(i32, Option<u64>)> {
+/// SIGKILL every process in `dirs` (a container's cgroup directories, v1
+/// or v2, children first), returning them once each with their start
+/// times for `wait_gone`. No freeze first: whatever forks meanwhile is born
+/// in the same cgroups, and `cgroupfs::remove_dirs` kills what it finds
+/// there until each rmdir goes through. A frozen cgroup (paused, or a
+/// `kill --all` that died frozen) holds SIGKILL until thawed, so each is
+/// thawed after the kill.
+fn kill_in_cgroups(dirs: &[PathBuf]) -> Vec<(i32, Option<u64>)> {
     let mut pids = Vec::new();
     for d in dirs {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
@@ -1410,9 +1399,11 @@ fn kill_v1(dirs: &[PathBuf]) -> Vec<(i32, Option<u64>)> {
         let _ = raw_kill(pid, libc::SIGKILL);
     }
     for d in dirs {
-        let state = d.join("freezer.state");
-        if state.exists() {
-            let _ = std::fs::write(state, "THAWED");
+        for (file, thawed) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0")] {
+            let f = d.join(file);
+            if f.exists() {
+                let _ = std::fs::write(f, thawed);
+            }
         }
     }
     procs
