@@ -119,18 +119,18 @@ install: release
 
 # The Debian package (plain dpkg-deb): both binaries (release, stripped), man
 # pages and bash/zsh/fish completions made from the clap definitions by
-# cellos-gen (built in a target dir of its own, so that its feature does not
-# rebuild the tests' library), podman's drop-in, a containerd snippet.
+# examples/cellos-gen (built with the tests' dependencies), podman's drop-in,
+# a containerd snippet.
 DEB_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_MAINTAINER ?= cellos-runtime maintainers <root@localhost>
 DEB_DIR := target/deb
 DEB_ROOT := $(DEB_DIR)/root
 DEB := $(DEB_DIR)/cellos-runtime_$(DEB_VERSION)_$(DEB_ARCH).deb
-GEN_BIN := target/packaging/debug/cellos-gen
+GEN_BIN := target/debug/examples/cellos-gen
 
 deb: release
-	$(CARGO) build --target-dir target/packaging --features packaging --bin cellos-gen
+	$(CARGO) build --example cellos-gen
 	rm -rf $(DEB_ROOT) $(DEB_DIR)/gen
 	$(GEN_BIN) $(DEB_DIR)/gen
 	install -D -s -m 0755 $(RELEASE_BIN) $(DEB_ROOT)/usr/bin/cellos-runtime

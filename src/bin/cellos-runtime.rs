@@ -11,7 +11,7 @@ use std::path::PathBuf;
     disable_version_flag = true,
     about = "A runc-compatible OCI runtime with sealed ExecutionCells"
 )]
-// pub(crate): cellos-gen includes this file for the man pages and completions.
+// pub(crate): examples/cellos-gen includes this file for the man pages and completions.
 pub(crate) struct Cli {
     /// State directory [default: /run/cellos-runtime; as non-root
     /// $XDG_RUNTIME_DIR/cellos-runtime]

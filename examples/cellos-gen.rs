@@ -1,11 +1,12 @@
 //! cellos-gen OUTDIR: the package's man pages and shell completions, made
-//! from the same clap definitions the binaries parse with. Built only with
-//! `--features packaging` (`make deb`); nothing of it is in the runtime.
+//! from the same clap definitions the binaries parse with. An example
+//! (`cargo build --example cellos-gen`, run by `make deb`), so nothing of it
+//! is in the runtime.
 
 // The runtime's own command line, compiled in here as it is (its `main`
 // goes unused), so that the pages never drift from the parser.
 #[allow(dead_code)]
-#[path = "cellos-runtime.rs"]
+#[path = "../src/bin/cellos-runtime.rs"]
 mod runtime_bin;
 
 use clap::{Arg, Command, CommandFactory};
