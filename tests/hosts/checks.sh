@@ -28,18 +28,9 @@ MGR=${HOSTS_CGROUP_MANAGER:-cgroupfs}
 LOGS=${HOSTS_LOG_DIR:-$(mktemp -d /tmp/cellos-hosts-logs.XXXXXX)}
 mkdir -p "$LOGS"
 
-N_PASS=0
-N_FAIL=0
-check_pass() {
-  N_PASS=$((N_PASS + 1))
-  echo "PASS $1"
-}
-check_fail() {
-  N_FAIL=$((N_FAIL + 1))
-  local r=${2//$'\n'/ | }
-  echo "FAIL $1: ${r:0:600}"
-}
-note() { echo "# $*"; }
+# pass/fail/note and the counters are the e2e suite's, so both report alike.
+# shellcheck source=../e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
 
 note "$HOST: $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), PID 1 $(cat /proc/1/comm), cgroup driver $MGR"
 note "runtime: $("$REL/cellos-runtime" --version 2>&1 | head -n 1)"
@@ -50,7 +41,7 @@ for t in "${TARGETS[@]}"; do
   t0=$SECONDS
   log=$LOGS/cargo-$t.log
   if [ ! -x "$BINS/$t" ]; then
-    check_fail "cargo $t" "no test binary $BINS/$t"
+    fail "cargo $t" "no test binary $BINS/$t"
     continue
   fi
   # shellcheck disable=SC2016
@@ -59,19 +50,19 @@ for t in "${TARGETS[@]}"; do
       mount --bind "$1/cellos-supervisor" "$2/cellos-supervisor" || exit 90
     exec "$3" --test-threads=2' sh "$REL" "$DBG" "$BINS/$t" >"$log" 2>&1
   rc=$?
-  n_before=$((N_PASS + N_FAIL))
+  n_before=$((PASS_N + FAIL_N))
   while IFS= read -r line; do
     case $line in
-      "test "*" ... ok") check_pass "cargo $t: $(sed 's/^test \(.*\) \.\.\. ok$/\1/' <<<"$line")" ;;
+      "test "*" ... ok") pass "cargo $t: $(sed 's/^test \(.*\) \.\.\. ok$/\1/' <<<"$line")" ;;
       "test "*" ... FAILED")
         name=$(sed 's/^test \(.*\) \.\.\. FAILED$/\1/' <<<"$line")
-        check_fail "cargo $t: $name" "$(sed -n "/^---- $name stdout ----/,/^----/p" "$log" | head -n 12)" ;;
+        fail "cargo $t: $name" "$(sed -n "/^---- $name stdout ----/,/^----/p" "$log" | head -n 12)" ;;
     esac
   done <"$log"
-  if [ "$rc" != 0 ] && [ "$((N_PASS + N_FAIL))" = "$n_before" ]; then
-    check_fail "cargo $t" "exit $rc: $(tail -n 5 "$log")"
+  if [ "$rc" != 0 ] && [ "$((PASS_N + FAIL_N))" = "$n_before" ]; then
+    fail "cargo $t" "exit $rc: $(tail -n 5 "$log")"
   elif [ "$rc" != 0 ] && ! grep -q '\.\.\. FAILED$' "$log"; then
-    check_fail "cargo $t" "exit $rc after its tests: $(tail -n 5 "$log")"
+    fail "cargo $t" "exit $rc after its tests: $(tail -n 5 "$log")"
   fi
   note "cargo $t: $((SECONDS - t0)) s"
 done
@@ -84,12 +75,12 @@ rc=$?
 e2e_n=0
 while IFS= read -r line; do
   case $line in
-    "PASS "*) check_pass "e2e ${line#PASS }"; e2e_n=$((e2e_n + 1)) ;;
-    "FAIL "*) N_FAIL=$((N_FAIL + 1)); echo "FAIL e2e ${line#FAIL }"; e2e_n=$((e2e_n + 1)) ;;
+    "PASS "*) pass "e2e ${line#PASS }"; e2e_n=$((e2e_n + 1)) ;;
+    "FAIL "*) FAIL_N=$((FAIL_N + 1)); echo "FAIL e2e ${line#FAIL }"; e2e_n=$((e2e_n + 1)) ;;
   esac
 done <"$LOGS/e2e.log"
-[ "$rc" = 0 ] || [ "$e2e_n" != 0 ] || check_fail "e2e" "exit $rc: $(tail -n 5 "$LOGS/e2e.log")"
-[ "$rc" = 0 ] || grep -q '^FAIL ' "$LOGS/e2e.log" || check_fail "e2e" "exit $rc with no failed check"
+[ "$rc" = 0 ] || [ "$e2e_n" != 0 ] || fail "e2e" "exit $rc: $(tail -n 5 "$LOGS/e2e.log")"
+[ "$rc" = 0 ] || grep -q '^FAIL ' "$LOGS/e2e.log" || fail "e2e" "exit $rc with no failed check"
 note "e2e ($MGR): $((SECONDS - t0)) s"
 
 # ---- 3. the host's own checks -------------------------------------------------
@@ -100,5 +91,5 @@ if [ -n "${HOSTS_EXTRA:-}" ]; then
   note "$(basename "$HOSTS_EXTRA"): $((SECONDS - t0)) s"
 fi
 
-echo "$HOST: $N_PASS passed, $N_FAIL failed"
-[ "$N_FAIL" = 0 ] && [ "$N_PASS" != 0 ]
+echo "$HOST: $PASS_N passed, $FAIL_N failed"
+[ "$FAIL_N" = 0 ] && [ "$PASS_N" != 0 ]

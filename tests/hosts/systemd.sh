@@ -21,39 +21,23 @@ SD_ROOTFS=$HOSTS_REPO/bundle-fixtures/busybox/rootfs
 SD_TMP=$(mktemp -d /tmp/cellos-hosts-sd.XXXXXX)
 chmod 0755 "$SD_TMP"
 
-# as_user CMD...: CMD as tester in its user session's environment, nothing else.
-as_user() {
-  timeout -k 5 "${TMO:-300}" runuser -u "$SD_USER" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME="/home/$SD_USER" USER="$SD_USER" XDG_RUNTIME_DIR="/run/user/$SD_UID" \
-    DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$SD_UID/bus" "$@"
-}
+# "${AS_USER[@]}" CMD...: CMD as tester in its user session's environment,
+# nothing else. An array, not a function, so that lib.sh's `run` can bound it.
+AS_USER=(runuser -u "$SD_USER" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  HOME="/home/$SD_USER" USER="$SD_USER" XDG_RUNTIME_DIR="/run/user/$SD_UID"
+  DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$SD_UID/bus")
+# lib.sh's `run` limit: the guest is emulated, so each command gets 300 s.
+TMO=300
 
-# sd_run NAME CMD...: run CMD, keep its output in SD_OUT and status in SD_RC.
-sd_run() {
-  SD_OUT=$("$@" 2>&1 </dev/null)
-  SD_RC=$?
-}
-
-# sd_run_bg CMD...: as sd_run, for a command that leaves a process behind
-# holding its stdio (`create`: the container's init keeps the runtime's
-# stdout and stderr when process.terminal is false). Its output goes to a
-# file, as conmon or a shim gives a container stdio of its own; a $(...)
-# would wait for the container to exit.
-sd_run_bg() {
-  "$@" >"$SD_TMP/bg.out" 2>&1 </dev/null
-  SD_RC=$?
-  SD_OUT=$(cat "$SD_TMP/bg.out")
-}
-
-# sd_want NAME RC TEXT: the last sd_run exited RC and its output contains TEXT.
-sd_want() {
-  if [ "$SD_RC" != "$2" ]; then
-    check_fail "$1" "exit $SD_RC, want $2: $SD_OUT"
-  elif [[ $SD_OUT != *"$3"* ]]; then
-    check_fail "$1" "output lacks '$3': $SD_OUT"
-  else
-    check_pass "$1"
-  fi
+# run_bg CMD...: as `run`, for a command that leaves a process behind holding
+# its stdio (`create`: the container's init keeps the runtime's stdout and
+# stderr when process.terminal is false). Its output goes to a file, as conmon
+# or a shim gives a container stdio of its own; a $(...) would wait for the
+# container to exit.
+run_bg() {
+  timeout -k 5 "$TMO" "$@" >"$SD_TMP/bg.out" 2>&1 </dev/null
+  RC=$?
+  OUT=$(cat "$SD_TMP/bg.out")
 }
 
 # The busybox fixture as a podman image, imported from a tar (no registry).
@@ -63,35 +47,35 @@ chmod 0644 "$SD_TMP/busybox.tar"
 # ---- rootless podman, systemd cgroup manager -----------------------------------
 for i in $(seq 1 100); do [ -S "/run/user/$SD_UID/bus" ] && break; sleep 0.5; done
 PMU=(podman --cgroup-manager systemd --runtime "$REL/cellos-runtime")
-sd_run as_user podman info --format '{{.Host.CgroupManager}} {{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}'
-sd_want "rootless podman: the user's podman uses systemd on cgroup v2" 0 "systemd v2 true"
-sd_run as_user podman import "$SD_TMP/busybox.tar" localhost/busybox:latest
-sd_want "rootless podman: import the busybox fixture" 0 ""
-sd_run as_user "${PMU[@]}" run --rm --network none busybox sh -c 'echo ok; id -u'
-sd_want "rootless podman: run --rm" 0 "$(printf 'ok\n0')"
-sd_run as_user "${PMU[@]}" run -d --name rl1 --network none --memory 64m busybox \
+run "${AS_USER[@]}" podman info --format '{{.Host.CgroupManager}} {{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}'
+want "rootless podman: the user's podman uses systemd on cgroup v2" 0 "~systemd v2 true"
+run "${AS_USER[@]}" podman import "$SD_TMP/busybox.tar" localhost/busybox:latest
+want "rootless podman: import the busybox fixture" 0
+run "${AS_USER[@]}" "${PMU[@]}" run --rm --network none busybox sh -c 'echo ok; id -u'
+want "rootless podman: run --rm" 0 "~$(printf 'ok\n0')"
+run "${AS_USER[@]}" "${PMU[@]}" run -d --name rl1 --network none --memory 64m busybox \
   sh -c 'trap "exit 0" TERM; while :; do sleep 0.2; done'
-if [ "$SD_RC" = 0 ]; then
-  check_pass "rootless podman: run -d --memory 64m"
-  pid=$(as_user podman inspect --format '{{.State.Pid}}' rl1)
+if [ "$RC" = 0 ]; then
+  pass "rootless podman: run -d --memory 64m"
+  pid=$("${AS_USER[@]}" podman inspect --format '{{.State.Pid}}' rl1)
   cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
   lim=$(cat "/sys/fs/cgroup$cg/memory.max" 2>&1)
   if [[ $cg == /user.slice/user-$SD_UID.slice/user@$SD_UID.service/* ]] && [ "$lim" = 67108864 ]; then
-    check_pass "rootless podman: the limit is applied in the user's delegated cgroup"
+    pass "rootless podman: the limit is applied in the user's delegated cgroup"
   else
-    check_fail "rootless podman: the limit is applied in the user's delegated cgroup" "cgroup $cg memory.max $lim"
+    fail "rootless podman: the limit is applied in the user's delegated cgroup" "cgroup $cg memory.max $lim"
   fi
-  sd_run as_user "${PMU[@]}" exec rl1 sh -c 'echo exec-ok; exit 3'
-  sd_want "rootless podman: exec" 3 "exec-ok"
-  sd_run as_user "${PMU[@]}" stop -t 10 rl1
-  sd_want "rootless podman: stop" 0 ""
-  sd_run as_user "${PMU[@]}" inspect --format '{{.State.Status}} {{.State.ExitCode}}' rl1
-  sd_want "rootless podman: stopped by its TERM trap" 0 "exited 0"
-  sd_run as_user "${PMU[@]}" rm rl1
-  sd_want "rootless podman: rm" 0 ""
+  run "${AS_USER[@]}" "${PMU[@]}" exec rl1 sh -c 'echo exec-ok; exit 3'
+  want "rootless podman: exec" 3 "~exec-ok"
+  run "${AS_USER[@]}" "${PMU[@]}" stop -t 10 rl1
+  want "rootless podman: stop" 0
+  run "${AS_USER[@]}" "${PMU[@]}" inspect --format '{{.State.Status}} {{.State.ExitCode}}' rl1
+  want "rootless podman: stopped by its TERM trap" 0 "~exited 0"
+  run "${AS_USER[@]}" "${PMU[@]}" rm rl1
+  want "rootless podman: rm" 0
 else
-  check_fail "rootless podman: run -d --memory 64m" "exit $SD_RC: $SD_OUT"
-  as_user "${PMU[@]}" rm -f rl1 >/dev/null 2>&1
+  fail "rootless podman: run -d --memory 64m" "exit $RC: $OUT"
+  "${AS_USER[@]}" "${PMU[@]}" rm -f rl1 >/dev/null 2>&1
 fi
 
 # ---- rootless cellos-runtime, limits through the user's systemd -----------------
@@ -100,32 +84,32 @@ fi
 B=$SD_TMP/bundle
 mkdir -p "$B"
 chown "$SD_USER:" "$B"
-sd_run as_user sh -c "cd '$B' && '$REL/cellos-runtime' spec --rootless"
-if [ "$SD_RC" = 0 ]; then
+run "${AS_USER[@]}" sh -c "cd '$B' && '$REL/cellos-runtime' spec --rootless"
+if [ "$RC" = 0 ]; then
   jq --arg r "$SD_ROOTFS" '.root.path = $r | .root.readonly = true | .process.terminal = false
     | .process.args = ["sleep", "300"] | .linux.cgroupsPath = "user.slice:cellos:rl-limits"
     | .linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 64}}' \
     "$B/config.json" >"$B/c.json" && mv "$B/c.json" "$B/config.json" && chown "$SD_USER:" "$B/config.json"
-  sd_run_bg as_user "$REL/cellos-runtime" --systemd-cgroup create --bundle "$B" rl-limits
-  sd_want "rootless create --systemd-cgroup with memory and pids limits" 0 ""
-  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup start rl-limits
-  sd_want "rootless start" 0 ""
-  pid=$(as_user "$REL/cellos-runtime" state rl-limits 2>/dev/null | jq -r '.pid' 2>/dev/null)
+  run_bg "${AS_USER[@]}" "$REL/cellos-runtime" --systemd-cgroup create --bundle "$B" rl-limits
+  want "rootless create --systemd-cgroup with memory and pids limits" 0
+  run "${AS_USER[@]}" "$REL/cellos-runtime" --systemd-cgroup start rl-limits
+  want "rootless start" 0
+  pid=$("${AS_USER[@]}" "$REL/cellos-runtime" state rl-limits 2>/dev/null | jq -r '.pid' 2>/dev/null)
   cg=$( [ -n "$pid" ] && sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
   got="$(cat "/sys/fs/cgroup$cg/memory.max" 2>&1) $(cat "/sys/fs/cgroup$cg/pids.max" 2>&1)"
   if [[ $cg == /user.slice/user-$SD_UID.slice/user@$SD_UID.service/* ]] && [ "$got" = "67108864 64" ]; then
-    check_pass "rootless run: memory and pids limits applied in the user's delegated cgroup"
+    pass "rootless run: memory and pids limits applied in the user's delegated cgroup"
   else
-    check_fail "rootless run: memory and pids limits applied in the user's delegated cgroup" "pid '$pid' cgroup '$cg': $got"
+    fail "rootless run: memory and pids limits applied in the user's delegated cgroup" "pid '$pid' cgroup '$cg': $got"
   fi
-  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup exec rl-limits sh -c 'id -u; exit 4'
-  sd_want "rootless exec" 4 "0"
-  sd_run as_user "$REL/cellos-runtime" --systemd-cgroup delete --force rl-limits
-  sd_want "rootless delete --force" 0 ""
-  sd_run as_user "$REL/cellos-runtime" list -q
-  sd_want "rootless: nothing left in the user's root" 0 ""
+  run "${AS_USER[@]}" "$REL/cellos-runtime" --systemd-cgroup exec rl-limits sh -c 'id -u; exit 4'
+  want "rootless exec" 4 "~0"
+  run "${AS_USER[@]}" "$REL/cellos-runtime" --systemd-cgroup delete --force rl-limits
+  want "rootless delete --force" 0
+  run "${AS_USER[@]}" "$REL/cellos-runtime" list -q
+  want "rootless: nothing left in the user's root" 0 ""
 else
-  check_fail "rootless run: spec --rootless" "exit $SD_RC: $SD_OUT"
+  fail "rootless run: spec --rootless" "exit $RC: $OUT"
 fi
 
 # ---- a cell as tester, default settings, TTL ------------------------------------
@@ -137,18 +121,18 @@ cat >"$SD_TMP/ttl.json" <<JSON
 JSON
 chmod 0644 "$SD_TMP/ttl.json"
 ttl_t0=$(date +%s)
-sd_run as_user "$REL/cellos-supervisor" "$SD_TMP/ttl.json"
+run "${AS_USER[@]}" "$REL/cellos-supervisor" "$SD_TMP/ttl.json"
 el=$(($(date +%s) - ttl_t0))
 left=$(pgrep -f "sleep $m")
-if [ "$SD_RC" = 124 ] && [ "$el" -lt 30 ] && [ -z "$left" ]; then
-  check_pass "cell as tester (no CELLOS_* set): the TTL kills a tree that ignores SIGTERM"
+if [ "$RC" = 124 ] && [ "$el" -lt 30 ] && [ -z "$left" ]; then
+  pass "cell as tester (no CELLOS_* set): the TTL kills a tree that ignores SIGTERM"
 else
-  check_fail "cell as tester (no CELLOS_* set): the TTL kills a tree that ignores SIGTERM" \
-    "exit $SD_RC (want 124) after $el s, left: '$left'; $SD_OUT"
+  fail "cell as tester (no CELLOS_* set): the TTL kills a tree that ignores SIGTERM" \
+    "exit $RC (want 124) after $el s, left: '$left'; $OUT"
   [ -n "$left" ] && kill -KILL $left 2>/dev/null
 fi
-sd_run as_user "$REL/cellos-supervisor" "$HOSTS_REPO/bundle-fixtures/cells/hello.json"
-sd_want "cell as tester (no CELLOS_* set): hello.json" 0 "hello from cell"
+run "${AS_USER[@]}" "$REL/cellos-supervisor" "$HOSTS_REPO/bundle-fixtures/cells/hello.json"
+want "cell as tester (no CELLOS_* set): hello.json" 0 "~hello from cell"
 
 # ---- the .deb, as a user installs it ---------------------------------------------
 if [ -n "${HOSTS_DEB:-}" ]; then
@@ -156,18 +140,18 @@ if [ -n "${HOSTS_DEB:-}" ]; then
   # No --no-download: apt 2.6 then refuses any local .deb ("Pathname to
   # install is not absolute", even for an absolute one). The guest has no
   # network and the package no dependencies, so nothing is fetched.
-  sd_run env DEBIAN_FRONTEND=noninteractive apt-get install -y "$SD_TMP/$(basename "$HOSTS_DEB")"
-  sd_want "deb: apt install ./$(basename "$HOSTS_DEB") (no network)" 0 "Setting up cellos-runtime"
-  sd_run podman import "$SD_TMP/busybox.tar" busybox
-  sd_want "deb: podman import of the busybox fixture" 0 ""
-  sd_run podman --runtime cellos-runtime run --rm busybox echo ok
-  sd_want "deb: podman --runtime cellos-runtime run --rm busybox echo ok" 0 "ok"
-  sd_run podman info --format '{{.Host.CgroupManager}}'
-  sd_want "deb: podman's cgroup manager is systemd" 0 "systemd"
-  sd_run man -P cat cellos-runtime
-  sd_want "deb: man cellos-runtime" 0 "cellos-runtime"
-  sd_run bash -c '. /usr/share/bash-completion/completions/cellos-runtime && complete -p cellos-runtime'
-  sd_want "deb: bash completion" 0 "cellos-runtime"
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y "$SD_TMP/$(basename "$HOSTS_DEB")"
+  want "deb: apt install ./$(basename "$HOSTS_DEB") (no network)" 0 "~Setting up cellos-runtime"
+  run podman import "$SD_TMP/busybox.tar" busybox
+  want "deb: podman import of the busybox fixture" 0
+  run podman --runtime cellos-runtime run --rm busybox echo ok
+  want "deb: podman --runtime cellos-runtime run --rm busybox echo ok" 0 "~ok"
+  run podman info --format '{{.Host.CgroupManager}}'
+  want "deb: podman's cgroup manager is systemd" 0 "~systemd"
+  run man -P cat cellos-runtime
+  want "deb: man cellos-runtime" 0 "~cellos-runtime"
+  run bash -c '. /usr/share/bash-completion/completions/cellos-runtime && complete -p cellos-runtime'
+  want "deb: bash completion" 0 "~cellos-runtime"
   podman rm -a -f >/dev/null 2>&1
   podman rmi -a -f >/dev/null 2>&1
 fi
