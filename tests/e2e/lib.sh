@@ -140,6 +140,11 @@ task_stopped() {
   ctr -a "$1" -n "$2" tasks ls 2>/dev/null | awk -v id="$3" '$1 == id {print $3}' | grep -qx STOPPED
 }
 
+# task_count SOCK NS ID N: `ctr tasks ps` lists N processes of task ID.
+task_count() {
+  [ "$(ctr -a "$1" -n "$2" tasks ps "$3" 2>/dev/null | grep -c '^[0-9]')" = "$4" ]
+}
+
 # Remove a cgroup subtree (empty cgroups only) in every hierarchy.
 # Tasks still in the tree (a killed process leaves its cgroup only once it
 # has exited, which a loaded host can take seconds to finish) are killed, and
