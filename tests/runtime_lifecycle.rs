@@ -286,9 +286,11 @@ fn detached_container_output_goes_to_create_stdio() {
 }
 
 /// Mount destinations that the image has (a directory), that it lacks
-/// (created, parents too) and that it has as a file where a directory is
-/// needed (refused, naming it): resolving an existing destination before
-/// creating it (libcontainer patch 10) must change none of the three.
+/// (one component, or parents too) and that it has as a file where a
+/// directory is needed, itself or as a parent (refused, naming it):
+/// resolving an existing destination before creating it, and making a
+/// single missing directory with one mkdirat (libcontainer patch 10), must
+/// change none of them.
 #[test]
 fn mount_destinations_existing_missing_and_not_a_directory() {
     require_root!();
@@ -305,27 +307,30 @@ fn mount_destinations_existing_missing_and_not_a_directory() {
         }
     };
     let o = env.run_with(|c| {
-        tmpfs_at(c, &["/have/dir", "/new/deep/dir"]);
+        tmpfs_at(c, &["/have/dir", "/have/one", "/new/deep/dir"]);
         set_args(
             c,
             &[
                 "sh",
                 "-c",
                 "echo x > /have/dir/f && echo y > /new/deep/dir/g && \
-                 grep -cE ' /(have|new/deep)/dir ' /proc/self/mountinfo",
+                 grep -cE ' /(have/dir|have/one|new/deep/dir) ' /proc/self/mountinfo",
             ],
         );
     });
-    o.ok().stdout_is("2\n");
+    o.ok().stdout_is("3\n");
     assert!(
         !rootfs.join("have/dir/f").exists(),
         "tmpfs not mounted:\n{o}"
     );
+    assert!(rootfs.join("have/one").is_dir(), "{o}");
     assert!(rootfs.join("new/deep/dir").is_dir(), "{o}");
     assert!(!rootfs.join("new/deep/dir/g").exists(), "{o}");
 
-    let o = env.run_with(|c| tmpfs_at(c, &["/have/file"]));
-    o.fails_with(&["/have/file", "not a directory"]);
+    for dest in ["/have/file", "/have/file/sub"] {
+        let o = env.run_with(|c| tmpfs_at(c, &[dest]));
+        o.fails_with(&[dest, "not a directory"]);
+    }
     assert_eq!(read_lossy(&rootfs.join("have/file")), "image\n");
     env.finish();
 }

@@ -2,7 +2,7 @@ use std::fs::{Permissions, canonicalize};
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 #[cfg(feature = "v1")]
 use std::{borrow::Cow, collections::HashMap};
@@ -602,6 +602,31 @@ impl Mount {
             nix::sys::stat::fstat(fd.as_raw_fd())
                 .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         };
+        // A missing last component under an existing directory (/dev/pts in
+        // the fresh /dev tmpfs) is made with one mkdirat in the resolved
+        // parent; anything else (several components to make, `..`, a
+        // non-directory on the way, EEXIST) goes through mkdir_all as before.
+        let make_dir = || -> Result<()> {
+            if let (Some(parent), Some(Component::Normal(name))) = (
+                container_dest.parent(),
+                container_dest.components().next_back(),
+            ) {
+                if let Ok(parent) = root.resolve(parent).map(OwnedFd::from) {
+                    if existing_is_dir(&parent)
+                        && nix::sys::stat::mkdirat(
+                            Some(parent.as_raw_fd()),
+                            name,
+                            nix::sys::stat::Mode::from_bits_truncate(dir_perm.mode()),
+                        )
+                        .is_ok()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            root.mkdir_all(container_dest, &dir_perm)?;
+            Ok(())
+        };
         let src = if is_bind(m) {
             let src = canonicalize(source).map_err(|err| {
                 tracing::error!("failed to canonicalize {:?}: {}", source, err);
@@ -609,8 +634,12 @@ impl Mount {
             })?;
 
             if src.is_dir() {
-                if !existing.as_ref().is_some_and(existing_is_dir) {
-                    root.mkdir_all(container_dest, &dir_perm)?;
+                match &existing {
+                    None => make_dir()?,
+                    Some(fd) if !existing_is_dir(fd) => {
+                        root.mkdir_all(container_dest, &dir_perm)?;
+                    }
+                    Some(_) => {}
                 }
             } else if existing.is_none() {
                 let parent = container_dest
@@ -637,8 +666,12 @@ impl Mount {
 
             src
         } else {
-            if !existing.as_ref().is_some_and(existing_is_dir) {
-                root.mkdir_all(container_dest, &dir_perm)?;
+            match &existing {
+                None => make_dir()?,
+                Some(fd) if !existing_is_dir(fd) => {
+                    root.mkdir_all(container_dest, &dir_perm)?;
+                }
+                Some(_) => {}
             }
             PathBuf::from(source)
         };
