@@ -284,3 +284,53 @@ fn detached_container_output_goes_to_create_stdio() {
     env.rt(&["delete", &id]).ok();
     env.finish();
 }
+
+/// Mount destinations that the image has (a directory), that it lacks
+/// (one component, or parents too) and that it has as a file where a
+/// directory is needed, itself or as a parent (refused, naming it):
+/// resolving an existing destination before creating it, and making a
+/// single missing directory with one mkdirat (libcontainer patch 10), must
+/// change none of them.
+#[test]
+fn mount_destinations_existing_missing_and_not_a_directory() {
+    require_root!();
+    let env = Env::new("mntdest");
+    let rootfs = copy_fixture_rootfs(&env);
+    std::fs::create_dir_all(rootfs.join("have/dir")).unwrap();
+    std::fs::write(rootfs.join("have/file"), "image\n").unwrap();
+    let tmpfs_at = |c: &mut serde_json::Value, dests: &[&str]| {
+        c["root"] = json!({"path": rootfs, "readonly": false});
+        for d in dests {
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": d, "type": "tmpfs", "source": "tmpfs"
+            }));
+        }
+    };
+    let o = env.run_with(|c| {
+        tmpfs_at(c, &["/have/dir", "/have/one", "/new/deep/dir"]);
+        set_args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "echo x > /have/dir/f && echo y > /new/deep/dir/g && \
+                 grep -cE ' /(have/dir|have/one|new/deep/dir) ' /proc/self/mountinfo",
+            ],
+        );
+    });
+    o.ok().stdout_is("3\n");
+    assert!(
+        !rootfs.join("have/dir/f").exists(),
+        "tmpfs not mounted:\n{o}"
+    );
+    assert!(rootfs.join("have/one").is_dir(), "{o}");
+    assert!(rootfs.join("new/deep/dir").is_dir(), "{o}");
+    assert!(!rootfs.join("new/deep/dir/g").exists(), "{o}");
+
+    for dest in ["/have/file", "/have/file/sub"] {
+        let o = env.run_with(|c| tmpfs_at(c, &[dest]));
+        o.fails_with(&[dest, "not a directory"]);
+    }
+    assert_eq!(read_lossy(&rootfs.join("have/file")), "image\n");
+    env.finish();
+}

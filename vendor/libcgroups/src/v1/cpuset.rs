@@ -37,8 +37,25 @@ impl Controller for CpuSet {
     fn add_task(pid: Pid, cgroup_path: &Path) -> Result<(), Self::Error> {
         fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
 
-        Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_CPUS)?;
-        Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_MEMS)?;
+        // A cpuset's cpus and mems are a subset of its parent's, so when the
+        // cgroup's own value is set (an exec joining the container's cgroup)
+        // no ancestor is empty and there is nothing to copy down. Otherwise
+        // the mount point is looked up once for both files: each look-up
+        // reads mountinfo through a fresh procfs handle (~30 syscalls).
+        let mut mount_point = None;
+        for interface_file in [CGROUP_CPUSET_CPUS, CGROUP_CPUSET_MEMS] {
+            let own = cgroup_path.join(interface_file);
+            if !fs::read_to_string(&own).wrap_read(&own)?.trim().is_empty() {
+                continue;
+            }
+            let mount_point = match &mount_point {
+                Some(mount_point) => mount_point,
+                None => {
+                    mount_point.insert(util::get_subsystem_mount_point(&ControllerType::CpuSet)?)
+                }
+            };
+            Self::ensure_not_empty(mount_point, cgroup_path, interface_file)?;
+        }
 
         super::controller::join(pid, cgroup_path)?;
         Ok(())
@@ -81,10 +98,11 @@ impl CpuSet {
     // if a task is moved into the cgroup and a value has not been set for cpus and mems
     // Errno 28 (no space left on device) will be returned. Therefore we set the value from the parent if required.
     fn ensure_not_empty(
+        mount_point: &Path,
         cgroup_path: &Path,
         interface_file: &str,
     ) -> Result<(), V1CpuSetControllerError> {
-        let mut current = util::get_subsystem_mount_point(&ControllerType::CpuSet)?;
+        let mut current = mount_point.to_path_buf();
         let relative_cgroup_path = cgroup_path.strip_prefix(&current).map_err(|err| {
             V1CpuSetControllerError::BadCgroupPath {
                 err,

@@ -85,12 +85,18 @@ pub enum V1ManagerError {
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
+        // mountinfo and /proc/self/cgroup are read once for all subsystems:
+        // each read through a procfs handle costs some thirty syscalls.
+        let mount_points = util::list_subsystem_mount_points();
+        let mut own_cgroups = None;
         let mut subsystems = HashMap::new();
         for subsystem in CONTROLLERS {
-            if let Ok(subsystem_path) = Self::get_subsystem_path(cgroup_path, subsystem) {
-                subsystems.insert(*subsystem, subsystem_path);
-            } else {
-                tracing::warn!("cgroup {} not supported on this system", subsystem);
+            match Self::get_subsystem_path(cgroup_path, subsystem, &mount_points, &mut own_cgroups)
+            {
+                Ok(subsystem_path) => {
+                    subsystems.insert(*subsystem, subsystem_path);
+                }
+                Err(_) => tracing::warn!("cgroup {} not supported on this system", subsystem),
             }
         }
 
@@ -100,18 +106,28 @@ impl Manager {
     fn get_subsystem_path(
         cgroup_path: &Path,
         subsystem: &CtrlType,
+        mount_points: &Result<Vec<PathBuf>, V1MountPointError>,
+        own_cgroups: &mut Option<ProcessCGroups>,
     ) -> Result<PathBuf, V1ManagerError> {
         tracing::debug!("Get path for subsystem: {}", subsystem);
-        let mount_point = util::get_subsystem_mount_point(subsystem)?;
+        let mount_points = mount_points
+            .as_ref()
+            .map_err(|_| V1ManagerError::SubsystemDoesNotExist)?;
+        let mount_point = util::find_subsystem_mount_point(mount_points, subsystem)?;
 
-        let cgroup = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "cgroup",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?)?
-        .into_iter()
-        .find(|c| c.controllers.contains(&subsystem.to_string()))
-        .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
+        let own_cgroups = match own_cgroups {
+            Some(cgroups) => cgroups,
+            None => own_cgroups.insert(ProcessCGroups::from_read(ProcfsHandle::new()?.open(
+                ProcfsBase::ProcSelf,
+                "cgroup",
+                OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
+            )?)?),
+        };
+        let cgroup = own_cgroups
+            .0
+            .iter()
+            .find(|c| c.controllers.contains(&subsystem.to_string()))
+            .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
 
         let p = if cgroup_path.as_os_str().is_empty() {
             mount_point.join_safely(Path::new(&cgroup.pathname))?

@@ -1,8 +1,8 @@
 use std::fs::{Permissions, canonicalize};
 use std::io::{BufRead, BufReader, ErrorKind};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 #[cfg(feature = "v1")]
 use std::{borrow::Cow, collections::HashMap};
@@ -590,6 +590,43 @@ impl Mount {
 
         let source = m.source().as_ref().ok_or(MountError::NoSource)?;
         let dir_perm = Permissions::from_mode(0o755);
+        // The destination mostly exists already (an image's /proc, /dev,
+        // /sys): resolve it first and create it only when that fails.
+        // mkdir_all re-opens the deepest existing directory through procfs,
+        // which costs some forty syscalls per mount even when there is
+        // nothing to create. A destination that exists but is not a
+        // directory where one is needed still goes through mkdir_all, so it
+        // fails as before.
+        let existing = root.resolve(container_dest).ok().map(OwnedFd::from);
+        let existing_is_dir = |fd: &OwnedFd| {
+            nix::sys::stat::fstat(fd.as_raw_fd())
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        };
+        // A missing last component under an existing directory (/dev/pts in
+        // the fresh /dev tmpfs) is made with one mkdirat in the resolved
+        // parent; anything else (several components to make, `..`, a
+        // non-directory on the way, EEXIST) goes through mkdir_all as before.
+        let make_dir = || -> Result<()> {
+            if let (Some(parent), Some(Component::Normal(name))) = (
+                container_dest.parent(),
+                container_dest.components().next_back(),
+            ) {
+                if let Ok(parent) = root.resolve(parent).map(OwnedFd::from) {
+                    if existing_is_dir(&parent)
+                        && nix::sys::stat::mkdirat(
+                            Some(parent.as_raw_fd()),
+                            name,
+                            nix::sys::stat::Mode::from_bits_truncate(dir_perm.mode()),
+                        )
+                        .is_ok()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            root.mkdir_all(container_dest, &dir_perm)?;
+            Ok(())
+        };
         let src = if is_bind(m) {
             let src = canonicalize(source).map_err(|err| {
                 tracing::error!("failed to canonicalize {:?}: {}", source, err);
@@ -597,8 +634,14 @@ impl Mount {
             })?;
 
             if src.is_dir() {
-                root.mkdir_all(container_dest, &dir_perm)?;
-            } else {
+                match &existing {
+                    None => make_dir()?,
+                    Some(fd) if !existing_is_dir(fd) => {
+                        root.mkdir_all(container_dest, &dir_perm)?;
+                    }
+                    Some(_) => {}
+                }
+            } else if existing.is_none() {
                 let parent = container_dest
                     .parent()
                     .ok_or(MountError::Custom("destination has no parent".to_string()))?;
@@ -623,11 +666,20 @@ impl Mount {
 
             src
         } else {
-            root.mkdir_all(container_dest, &dir_perm)?;
+            match &existing {
+                None => make_dir()?,
+                Some(fd) if !existing_is_dir(fd) => {
+                    root.mkdir_all(container_dest, &dir_perm)?;
+                }
+                Some(_) => {}
+            }
             PathBuf::from(source)
         };
 
-        let dest: OwnedFd = root.resolve(container_dest)?.into();
+        let dest: OwnedFd = match existing {
+            Some(fd) => fd,
+            None => root.resolve(container_dest)?.into(),
+        };
         let dest_fd = dest.as_fd();
 
         // fd-based mount flow:
