@@ -1,8 +1,8 @@
 use super::Status;
 
-/// `checkpoint` and `restore` need CRIU, which libcontainer 0.7 does not
-/// drive reliably. They are refused, and `checkpoint --help` fails too:
-/// podman treats a successful `checkpoint --help` as "supported".
+// `checkpoint` and `restore` need CRIU, which libcontainer 0.7 does not
+// drive reliably. They are refused, and `checkpoint --help` fails too:
+// podman treats a successful `checkpoint --help` as "supported".
 #[derive(clap::Args, Debug)]
 #[command(disable_help_flag = true)]
 pub struct Unsupported {

@@ -2,7 +2,7 @@ use super::{Global, Status};
 use crate::runtime::engine::CreateOptions;
 use std::path::PathBuf;
 
-/// Flags shared by `create` and `run`, exactly as runc spells them.
+// Flags shared by `create` and `run`, exactly as runc spells them.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CreateArgs {
     /// Path to the bundle (holds config.json)
