@@ -14,8 +14,8 @@ TEST_APT_PACKAGES += golang-go
 RUSTC ?= rustc
 # Plain `cargo build` is the host's default build (target/debug, dynamic).
 DEBUG_BIN := target/debug/cellos-runtime
-# `make release` is the speed-tuned build, for the host triple given
-# explicitly: with --target, RUSTFLAGS reach our binaries but not build
+# `make release` is the tuned build (small code, hot functions first), for
+# the host triple given explicitly: with --target, RUSTFLAGS reach our binaries but not build
 # scripts or proc-macros (which cannot run +crt-static).
 HOST_TRIPLE := $(shell $(RUSTC) -vV 2>/dev/null | sed -n 's/^host: //p')
 TARGET_DIR := target/$(HOST_TRIPLE)
