@@ -40,7 +40,7 @@ fn fingerprint(p: &Path) -> (Vec<u8>, i64, i64, u32) {
     )
 }
 
-fn scenario(name: &str, front: &str) {
+fn scenario(name: &str, front: Front) {
     let ctx = Ctx::new(name);
     // A temp dir holding a host file.
     let dir = ctx.dir("scenario-ws");
@@ -57,11 +57,7 @@ fn scenario(name: &str, front: &str) {
     let (fa, fb) = (ctx.spec_file(&a), ctx.spec_file(&b));
 
     let launch = |spec: &Path| {
-        let mut cmd = if front == "supervisor" {
-            ctx.supervisor_cmd(spec, &SCENARIO_ENV)
-        } else {
-            ctx.run_cell_cmd(spec, &SCENARIO_ENV)
-        };
+        let mut cmd = ctx.front_cmd(front, spec, &SCENARIO_ENV);
         // The process's current directory is that temp dir.
         cmd.current_dir(&dir);
         run(cmd)
@@ -96,10 +92,10 @@ fn scenario(name: &str, front: &str) {
 
 #[test]
 fn the_scenario_with_cellos_supervisor() {
-    scenario("scenario", "supervisor");
+    scenario("scenario", Front::Supervisor);
 }
 
 #[test]
 fn the_scenario_with_run_cell() {
-    scenario("scenariorun", "run --cell");
+    scenario("scenariorun", Front::RunCell);
 }

@@ -13,15 +13,11 @@ use support::*;
 /// jsonl sink, and create nothing in the state dir.
 #[track_caller]
 fn assert_refused_both(ctx: &Ctx, spec_file: &Path, needles: &[&str]) {
-    for front in ["supervisor", "run --cell"] {
+    for front in FRONTS {
         let events = ctx.tmp.join(format!("events-{}.jsonl", ctx.marker()));
         let sink = format!("jsonl:{}", events.display());
         let env = [("CELLOS_EVENT_SINK", sink.as_str())];
-        let out = if front == "supervisor" {
-            ctx.supervise(spec_file, &env)
-        } else {
-            ctx.run_cell(spec_file, &env)
-        };
+        let out = ctx.run_front(front, spec_file, &env);
         out.refused(needles);
         assert!(
             !ctx.state.exists(),
@@ -294,14 +290,10 @@ fn bad_settings_are_refused() {
         ),
     ];
     for (k, v, needles) in cases {
-        for front in ["supervisor", "run --cell"] {
+        for front in FRONTS {
             eprintln!("case: {front} {k}={v}");
             let env = [(k, v), ("CELL_OS_USE_NOOP_SINK", "1")];
-            let out = if front == "supervisor" {
-                ctx.supervise(&f, &env)
-            } else {
-                ctx.run_cell(&f, &env)
-            };
+            let out = ctx.run_front(front, &f, &env);
             out.refused(needles);
             assert!(
                 !ctx.state.exists(),

@@ -65,15 +65,11 @@ fn a_cell_killed_by_a_signal_exits_128_plus_n() {
 #[test]
 fn an_init_killed_from_outside_exits_137() {
     let ctx = Ctx::new("outsidekill");
-    for front in ["supervisor", "run --cell"] {
+    for front in FRONTS {
         let m = ctx.marker();
         let spec = cell(&ctx.id("victim"), &["/bin/sleep", &m]);
         let f = ctx.spec_file(&spec);
-        let cmd = if front == "supervisor" {
-            ctx.supervisor_cmd(&f, &[NOOP])
-        } else {
-            ctx.run_cell_cmd(&f, &[NOOP])
-        };
+        let cmd = ctx.front_cmd(front, &f, &[NOOP]);
         let running = spawn(cmd);
         let pid = poll_until("the cell's sleep", Duration::from_secs(20), || {
             sleep_pids(&m).first().copied()
@@ -88,7 +84,7 @@ fn an_init_killed_from_outside_exits_137() {
 
 /// TTL: the whole cell goes, including a child that ignores SIGTERM, and
 /// the code is 124.
-fn ttl_case(name: &str, front: &str, env: &[(&str, &str)]) {
+fn ttl_case(name: &str, front: Front, env: &[(&str, &str)]) {
     let ctx = Ctx::new(name);
     let (m1, m2) = (ctx.marker(), ctx.marker());
     let mut spec = sh_cell(
@@ -99,11 +95,7 @@ fn ttl_case(name: &str, front: &str, env: &[(&str, &str)]) {
     let f = ctx.spec_file(&spec);
     let mut env = env.to_vec();
     env.push(NOOP);
-    let out = if front == "supervisor" {
-        ctx.supervise(&f, &env)
-    } else {
-        ctx.run_cell(&f, &env)
-    };
+    let out = ctx.run_front(front, &f, &env);
     out.code(124).stdout_is("started\n");
     assert!(
         out.stderr.contains("ttl") && out.stderr_lines().len() == 1,
@@ -121,7 +113,7 @@ fn ttl_case(name: &str, front: &str, env: &[(&str, &str)]) {
 
 #[test]
 fn ttl_with_a_pid_namespace() {
-    ttl_case("ttlpidns", "supervisor", &[]);
+    ttl_case("ttlpidns", Front::Supervisor, &[]);
 }
 
 /// Without a pid namespace the processes are not killed with an init:
@@ -130,21 +122,21 @@ fn ttl_with_a_pid_namespace() {
 fn ttl_without_a_pid_namespace() {
     ttl_case(
         "ttlmnt",
-        "supervisor",
+        Front::Supervisor,
         &[("CELLOS_SUBPROCESS_UNSHARE", "mnt")],
     );
 }
 
 #[test]
 fn ttl_with_run_cell() {
-    ttl_case("ttlruncell", "run --cell", &[]);
+    ttl_case("ttlruncell", Front::RunCell, &[]);
 }
 
 #[test]
 fn ttl_with_runc_without_a_pid_namespace() {
     ttl_case(
         "ttlrunc",
-        "supervisor",
+        Front::Supervisor,
         &[
             ("CELLOS_SUBPROCESS_UNSHARE", "mnt"),
             ("CELLOS_CELL_BACKEND", "oci"),
@@ -160,9 +152,9 @@ fn what_the_init_leaves_behind_goes_with_it() {
     require_root!();
     let ctx = Ctx::new("leftbehind");
     for (front, unshare) in [
-        ("supervisor", None),
-        ("run --cell", None),
-        ("supervisor", Some("mnt")),
+        (Front::Supervisor, None),
+        (Front::RunCell, None),
+        (Front::Supervisor, Some("mnt")),
     ] {
         let m = ctx.marker();
         let script =
@@ -170,11 +162,7 @@ fn what_the_init_leaves_behind_goes_with_it() {
         let f = ctx.spec_file(&sh_cell(&ctx.id("left"), &script));
         let mut env = vec![NOOP];
         env.extend(unshare.map(|u| ("CELLOS_SUBPROCESS_UNSHARE", u)));
-        let out = if front == "supervisor" {
-            ctx.supervise(&f, &env)
-        } else {
-            ctx.run_cell(&f, &env)
-        };
+        let out = ctx.run_front(front, &f, &env);
         out.code(0).stdout_is("started\n");
         let left = pids_matching(&m);
         assert!(
@@ -191,7 +179,7 @@ fn what_the_init_leaves_behind_goes_with_it() {
 #[test]
 fn ttl_kills_a_tree_that_ignores_sigterm() {
     let ctx = Ctx::new("ttltree");
-    for front in ["supervisor", "run --cell"] {
+    for front in FRONTS {
         let m = ctx.marker();
         let script = format!(
             "trap '' TERM; for i in 1 2 3; do (trap '' TERM; sleep {m}) & done; \
@@ -200,11 +188,7 @@ fn ttl_kills_a_tree_that_ignores_sigterm() {
         let mut spec = sh_cell(&ctx.id("tree"), &script);
         set(&mut spec, "/spec/lifetime/ttlSeconds", json!(2));
         let f = ctx.spec_file(&spec);
-        let out = if front == "supervisor" {
-            ctx.supervise(&f, &[NOOP])
-        } else {
-            ctx.run_cell(&f, &[NOOP])
-        };
+        let out = ctx.run_front(front, &f, &[NOOP]);
         out.code(124).stdout_is("started\n");
         let left = pids_matching(&m);
         assert!(

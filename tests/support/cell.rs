@@ -96,6 +96,25 @@ pub struct Ctx {
     finished: bool,
 }
 
+/// The two ways to run a cell: `cellos-supervisor SPEC` and `cellos-runtime
+/// run --cell SPEC`. Tests that must hold for both loop over `FRONTS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    Supervisor,
+    RunCell,
+}
+
+pub const FRONTS: [Front; 2] = [Front::Supervisor, Front::RunCell];
+
+impl std::fmt::Display for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Front::Supervisor => "supervisor",
+            Front::RunCell => "run --cell",
+        })
+    }
+}
+
 impl Ctx {
     pub fn new(name: &str) -> Ctx {
         let n = next_unique();
@@ -200,6 +219,20 @@ impl Ctx {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// The command that runs `spec` through `front`.
+    pub fn front_cmd(&self, front: Front, spec: &Path, env: &[(&str, &str)]) -> Command {
+        match front {
+            Front::Supervisor => self.supervisor_cmd(spec, env),
+            Front::RunCell => self.run_cell_cmd(spec, env),
+        }
+    }
+
+    /// Run `spec` through `front`.
+    #[track_caller]
+    pub fn run_front(&self, front: Front, spec: &Path, env: &[(&str, &str)]) -> Out {
+        run(self.front_cmd(front, spec, env))
     }
 
     /// `cellos-supervisor SPEC` with extra environment.
