@@ -9,6 +9,8 @@ TEST_APT_PACKAGES := containerd podman conmon catatonit fuse-overlayfs slirp4net
 	bubblewrap jq procps bsdutils python3 python3-grpcio
 # The security tests compile static C attack helpers and build a squashfs.
 TEST_APT_PACKAGES += gcc libc6-dev squashfs-tools
+# runtime_security and runtime_crash trace the runtime's own syscalls.
+TEST_APT_PACKAGES += strace
 # The OCI runtime-tools suite (tests/conformance) is built with Debian's Go.
 TEST_APT_PACKAGES += golang-go
 RUSTC ?= rustc

@@ -195,15 +195,9 @@ def measure(a, cellos, supervisor, runc, crun, bwrap, tag, scratch, state):
         json.dump({"apiVersion": "cellos.io/v1", "kind": "ExecutionCell",
                    "spec": {"id": f"{tag}-cell",
                             "run": {"argv": ["/bin/true"], "workingDirectory": "/work"}}}, f)
-    # The cost of sealing: the same binary on a read-only bind mount is
-    # sealed as it is (a write through /proc/<pid>/exe fails with EROFS), so
-    # it skips the re-exec. The mount exists only inside the namespace.
-    ro = os.path.join(scratch, "ro")
-    os.mkdir(ro)
-    shutil.copy2(cellos, os.path.join(ro, "cellos-runtime"))
     cell_env = {"CELL_OS_USE_NOOP_SINK": "1"}
     config = {
-        "scratch": scratch, "state": state, "tag": tag, "ro": ro, "tmpfs": a.tmpfs,
+        "scratch": scratch, "state": state, "tag": tag, "tmpfs": a.tmpfs,
         "bundle_true": os.path.join(scratch, "bundle-true"),
         "bundle_sleep": os.path.join(scratch, "bundle-sleep"),
         "samples": os.path.join(scratch, "samples.tsv"),
@@ -217,8 +211,6 @@ def measure(a, cellos, supervisor, runc, crun, bwrap, tag, scratch, state):
             # The same binary with phase marks on stderr: its own row, so
             # the marks cost nothing in the "cellos" row.
             {"name": "cellos-trace", "benches": "ab", "env": {"CELLOS_TRACE": "1"}, "path": cellos},
-            {"name": "cellos-presealed", "benches": "ab", "env": {},
-             "path": os.path.join(ro, "cellos-runtime")},
         ],
         # One-shot commands of (e); "sustained" ones also run back to back.
         "commands": [
@@ -718,8 +710,6 @@ def inner(config_path):
     with open(config_path) as f:
         c = json.load(f)
     subprocess.run(["umount", "/sys/fs/cgroup/unified"], stderr=subprocess.DEVNULL, check=False)
-    subprocess.run(["mount", "--bind", c["ro"], c["ro"]], check=True)
-    subprocess.run(["mount", "-o", "remount,bind,ro", c["ro"]], check=True)
     if c["tmpfs"]:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700,size=256m", "cellos-bench", c["state"]],
                        check=True)

@@ -260,6 +260,66 @@ fn cwd_is_inside_container() {
     env.finish();
 }
 
+/// As root the runtime seals its image in place (its pages mapped again
+/// from the detached read-only mount, then PR_SET_MM_MAP) instead of
+/// exec'ing itself a second time: `create`, a foreground `run` and `exec`
+/// exec nothing but the container's processes. Traced with strace; that the
+/// image is sealed is `runtime_binary_is_sealed` and tests/security_attacks.rs.
+#[test]
+fn root_seals_in_place_without_a_second_exec() {
+    require_root!();
+    let env = Env::new("seal-inplace");
+    let traces = env.subdir("strace");
+    // The runtime's own process only (no -f): the re-exec is its execveat,
+    // and the container's processes are its children.
+    let runtime_execs = |name: &str, args: &[&str]| -> Vec<String> {
+        let trace = traces.join(name);
+        let rt = env.rt_cmd(args);
+        let mut cmd = std::process::Command::new("strace");
+        cmd.args(["-qq", "-e", "trace=execve,execveat", "-o"])
+            .arg(&trace)
+            .arg(rt.get_program())
+            .args(rt.get_args())
+            .stdin(std::process::Stdio::null());
+        let o = run_piped(cmd, None, CMD_TIMEOUT);
+        assert_eq!(o.code, 0, "strace {name}: {o}");
+        // The first exec is the one strace starts.
+        read_lossy(&trace)
+            .lines()
+            .filter(|l| l.starts_with("exec"))
+            .skip(1)
+            .map(String::from)
+            .collect()
+    };
+    let true_bundle = env.bundle_args(&["/bin/true"]);
+    let run_id = env.id();
+    let run = runtime_execs(
+        "run",
+        &["run", "--bundle", true_bundle.to_str().unwrap(), &run_id],
+    );
+    let sleeper = env.bundle_args(&["/bin/sleep", "1000"]);
+    let id = env.id();
+    let create = runtime_execs(
+        "create",
+        &["create", "--bundle", sleeper.to_str().unwrap(), &id],
+    );
+    env.start(&id).ok();
+    let exec = runtime_execs("exec", &["exec", &id, "/bin/true"]);
+    env.rt(&["delete", "--force", &id]).ok();
+    let all = [("run", run), ("create", create), ("exec", exec)];
+    if is_control() {
+        println!("control runtime's own execs: {all:?}");
+    } else {
+        for (verb, execs) in &all {
+            assert!(
+                execs.is_empty(),
+                "{verb} exec'd the runtime again: {execs:?}"
+            );
+        }
+    }
+    env.finish();
+}
+
 #[test]
 fn runtime_binary_is_sealed() {
     require_root!();

@@ -10,7 +10,7 @@ import statistics
 import sys
 
 MILESTONES = [
-    ("seal re-exec", "execveat of the sealed image"),
+    ("sealed", "in place (PR_SET_MM) or by a re-exec (execveat)"),
     ("config read", "first open of a config.json"),
     ("clone", "first child process"),
     ("cgroup first mkdir", ""),
@@ -58,7 +58,7 @@ def milestones(seg):
     def last(pred):
         return next((t for t, *e in reversed(ev) if pred(*e)), None)
 
-    out["seal re-exec"] = first(lambda p, c, e, a: p == main and e == "execveat")
+    out["sealed"] = first(lambda p, c, e, a: p == main and e in ("setmm", "execveat"))
     out["config read"] = first(lambda p, c, e, a: e == "open" and a.endswith("config.json"))
     out["clone"] = first(lambda p, c, e, a: p == main and e == "fork")
     cg = lambda p, c, e, a: e == "mkdir" and a.startswith("/sys/fs/cgroup/")

@@ -85,6 +85,7 @@ fn main() {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     cellos_runtime::runtime::warmup::start_for(&args);
+    cellos_runtime::runtime::seal::seal_early_for(&args);
     cellos_runtime::trace::init(false);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -43,6 +43,13 @@ extern "C" fn reap_at_exit() {
     };
 }
 
+/// Sealed without a re-exec (`seal::in_place`): the hand-off variable would
+/// only be inherited by whatever we start. Called while single-threaded.
+pub fn forget_reexec_handoff() {
+    // SAFETY: single-threaded (sealing happens before any thread starts).
+    unsafe { std::env::remove_var(PID_VAR) };
+}
+
 /// Remember `pid` to be reaped when we exit.
 fn reap_later(pid: i32) {
     // SAFETY: getpid has no preconditions.
@@ -77,7 +84,7 @@ fn own_cgroup_procs() -> Option<CString> {
 
 /// The verbs that join a cgroup: create, run (foreground, detached or a
 /// cell) and exec.
-const JOINING_VERBS: &[&str] = &["create", "run", "exec"];
+pub(crate) const JOINING_VERBS: &[&str] = &["create", "run", "exec"];
 
 /// Global flags that take a value in the next argument.
 const VALUE_FLAGS: &[&str] = &["--root", "--log", "--log-format"];

@@ -4,19 +4,23 @@
 //!
 //! libcontainer forks (it does not re-exec) the processes that enter the
 //! container, so they run the very image this process runs. Before such a
-//! fork we re-exec ourselves from a sealed image:
+//! fork our image becomes a sealed one:
 //! - preferred: the binary seen through a detached, read-only bind mount of
 //!   itself (open_tree + mount_setattr). Nothing is copied, the mount is in
 //!   no mount table and dies with us, and any write through /proc/<pid>/exe
-//!   (even re-opening an O_PATH fd) fails with EROFS;
-//! - fallback (no new mount API): a copy in a write-sealed memfd.
+//!   (even re-opening an O_PATH fd) fails with EROFS. As root we switch to
+//!   it in place (`in_place`: remap, then PR_SET_MM_EXE_FILE); otherwise,
+//!   or if that fails, we re-exec from it;
+//! - fallback (no new mount API): re-exec from a copy in a write-sealed memfd.
 //!
 //! Only commands that put processes into a container pay for this.
+
+mod in_place;
 
 use crate::error::{Error, Result};
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 const SEALS: libc::c_int =
@@ -109,7 +113,35 @@ pub fn reexecuted() -> bool {
         .is_ok_and(|p| p.as_os_str() == "/" || p.to_string_lossy().starts_with("/memfd:"))
 }
 
-/// Re-exec from a sealed image unless already sealed. Returns only when sealed.
+/// Switch to the sealed image in place (`in_place`); true when sealed.
+fn try_in_place() -> Result<bool> {
+    let fd = readonly_bind_image()?;
+    in_place::seal(fd.as_fd())?;
+    // Closing the O_PATH fd dissolves the detached mount's namespace, as the
+    // re-exec's CLOEXEC does: from then on nobody can clone the mount.
+    drop(fd);
+    let done = sealed().is_some();
+    if done {
+        crate::runtime::warmup::forget_reexec_handoff();
+    }
+    Ok(done)
+}
+
+/// First thing in cellos-runtime's main, for the verbs that fork into a
+/// container: seal in place before much of our text is paged in (the
+/// remapping drops every page touched so far, and they fault in again).
+/// Silent: `ensure_sealed`, later, reports or re-execs.
+pub fn seal_early_for(args: &[String]) {
+    if crate::runtime::warmup::verb(args)
+        .is_some_and(|v| crate::runtime::warmup::JOINING_VERBS.contains(&v))
+        && sealed().is_none()
+    {
+        let _ = try_in_place();
+    }
+}
+
+/// Make our image a sealed one unless it is: in place (root), else by a
+/// re-exec. Returns only when sealed.
 pub fn ensure_sealed() -> Result<()> {
     if sealed().is_some() {
         return Ok(());
@@ -118,6 +150,14 @@ pub fn ensure_sealed() -> Result<()> {
     // refused for want of CAP_SYS_ADMIN): never re-exec in a loop.
     if reexecuted() && File::open("/proc/self/exe").is_ok_and(|f| exe_is_on_readonly_mount(&f)) {
         return Ok(());
+    }
+    match try_in_place() {
+        Ok(true) => return Ok(()),
+        Ok(false) => tracing::debug!("in-place sealing left the image unsealed; re-executing"),
+        Err(e) => tracing::debug!(
+            "in-place sealing unavailable ({}); re-executing",
+            crate::error::chain_message(&e)
+        ),
     }
     let (fd, how) = match readonly_bind_image() {
         Ok(fd) => (fd, "robind"),
