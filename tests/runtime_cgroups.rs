@@ -185,6 +185,70 @@ fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
     env.finish();
 }
 
+/// `delete --force` of a stopped container (what a foreground `run` does
+/// after its init exits): with its own pid namespace its cgroups are empty,
+/// and each goes with one rmdir, without listing or reading them (traced);
+/// without one, a background child is left, and it is killed and the
+/// cgroups removed all the same.
+#[test]
+fn delete_force_of_a_stopped_container_removes_empty_cgroups_directly() {
+    require_root!();
+    let env = Env::new("cgforce");
+    let (id, _) = env.create_started(&["true"]);
+    env.wait_status(&id, "stopped");
+    let trace = env.subdir("strace").join("delete");
+    let rt = env.rt_cmd(&["delete", "--force", &id]);
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-qq", "-e", "trace=openat,rmdir", "-o"])
+        .arg(&trace)
+        .arg(rt.get_program())
+        .args(rt.get_args())
+        .stdin(std::process::Stdio::null());
+    let o = run_piped(cmd, None, CMD_TIMEOUT);
+    assert_eq!(o.code, 0, "delete --force: {o}");
+    let text = read_lossy(&trace);
+    if !is_control() {
+        let reads: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("cgroup.procs"))
+            .collect();
+        assert!(
+            reads.is_empty(),
+            "delete --force read the empty cgroups: {reads:?}"
+        );
+        assert!(
+            text.contains("rmdir(\"/sys/fs/cgroup/"),
+            "no cgroup rmdir traced:\n{text}"
+        );
+    }
+    env.assert_gone(&id);
+
+    let (id, _) = env.create_started_with(|c| {
+        set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    env.wait_status(&id, "stopped");
+    let left = poll_until(
+        "the background sleep",
+        std::time::Duration::from_secs(5),
+        || {
+            let p = pids_in_cgroup_of(&id);
+            (!p.is_empty()).then_some(p)
+        },
+    );
+    env.rt(&["delete", "--force", &id]).ok();
+    for pid in left {
+        poll_until(
+            &format!("pid {pid} to be killed"),
+            std::time::Duration::from_secs(5),
+            || (!pid_alive(pid)).then_some(()),
+        );
+    }
+    env.assert_gone(&id);
+    env.finish();
+}
+
 /// A stopped container whose cgroup is already gone (systemd removes a
 /// scope when its last process exits) has nothing left to signal:
 /// `kill --all` succeeds, as runc's does. containerd's shim sends it after

@@ -125,6 +125,17 @@ pub fn remove_dirs(dirs: &[PathBuf], deadline: Instant) -> Result<(), (PathBuf, 
     Ok(())
 }
 
+/// Remove each directory that goes with one rmdir (no task, no child
+/// cgroup); return the others, untouched.
+pub fn remove_empty(dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    dirs.into_iter()
+        .filter(|d| match std::fs::remove_dir(d) {
+            Ok(()) => false,
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
+        })
+        .collect()
+}
+
 fn kill_tasks(dir: &Path) {
     let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
         return;

@@ -808,7 +808,15 @@ impl Container {
         } else if let Some(dirs) = (running || force).then(|| self.plain_v1_dirs()).flatten() {
             // Without libcgroups' manager, which reads mountinfo once per
             // controller for each of a freeze, a list and a thaw. A stopped
-            // init may have left processes behind (no pid namespace).
+            // init may have left processes behind (no pid namespace) or
+            // child cgroups; usually its pid namespace took everything
+            // along, and each directory goes with one rmdir. Only what
+            // refuses (EBUSY) is searched and killed.
+            let dirs = if running {
+                dirs
+            } else {
+                cgroupfs::remove_empty(dirs)
+            };
             let mut all = Vec::new();
             for d in &dirs {
                 collect_post_order(d, &mut all);
