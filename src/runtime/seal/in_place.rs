@@ -84,35 +84,49 @@ fn exe_vmas(maps: &str, dev: u64, ino: u64) -> Vec<Vma> {
     out
 }
 
-/// Page ranges of our executable whose contents may differ from the file:
-/// its writable segments and its RELRO (written by the relocations).
-fn written_ranges() -> Vec<(usize, usize)> {
+/// Where the program (the first object dl_iterate_phdr reports) is loaded,
+/// page-rounded: all of it, and the parts whose contents may differ from
+/// the file (its writable segments and RELRO, written by the relocations).
+#[derive(Debug, Default)]
+struct Layout {
+    image: (usize, usize),
+    written: Vec<(usize, usize)>,
+}
+
+fn layout() -> Layout {
     unsafe extern "C" fn first(
         info: *mut libc::dl_phdr_info,
         _size: libc::size_t,
         data: *mut c_void,
     ) -> libc::c_int {
         // SAFETY: dl_iterate_phdr passes a valid info whose phdr array has
-        // dlpi_phnum entries, and `data` is the Vec we passed in.
+        // dlpi_phnum entries, and `data` is the Layout we passed in.
         unsafe {
-            let out = &mut *(data as *mut Vec<(usize, usize)>);
+            let out = &mut *(data as *mut Layout);
             let info = &*info;
             let phdrs = std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
+            out.image = (usize::MAX, 0);
             for ph in phdrs {
-                let written = (ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_W != 0)
-                    || ph.p_type == libc::PT_GNU_RELRO;
-                if written {
-                    let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
-                    let end = start + ph.p_memsz as usize;
-                    out.push((start & !(PAGE - 1), (end + PAGE - 1) & !(PAGE - 1)));
+                let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
+                let range = (
+                    start & !(PAGE - 1),
+                    (start + ph.p_memsz as usize + PAGE - 1) & !(PAGE - 1),
+                );
+                if ph.p_type == libc::PT_LOAD {
+                    out.image = (out.image.0.min(range.0), out.image.1.max(range.1));
+                }
+                if (ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_W != 0)
+                    || ph.p_type == libc::PT_GNU_RELRO
+                {
+                    out.written.push(range);
                 }
             }
         }
-        1 // the first object is the executable: stop there
+        1 // the first object is the program: stop there
     }
-    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut out = Layout::default();
     // SAFETY: the callback only reads what it is given and writes `out`.
-    unsafe { libc::dl_iterate_phdr(Some(first), &mut out as *mut _ as *mut c_void) };
+    unsafe { libc::dl_iterate_phdr(Some(first), &mut out as *mut Layout as *mut c_void) };
     out
 }
 
@@ -285,12 +299,22 @@ pub(super) fn seal(image: BorrowedFd<'_>) -> Result<()> {
     let maps =
         std::fs::read_to_string("/proc/self/maps").map_err(|e| Error::io("/proc/self/maps", e))?;
     let vmas = exe_vmas(&maps, meta.dev(), meta.ino());
-    let written = written_ranges();
+    let Layout { image, written } = layout();
     if vmas.is_empty() || written.is_empty() {
         return Err(Error::sys(
             "in-place sealing",
             "no mapping of our image found",
             nix::Error::ENOENT,
+        ));
+    }
+    // The exe must be the program whose segments we know (not, say, ld.so
+    // run as a command with us as its argument): otherwise its written
+    // pages would be taken for clean ones.
+    if vmas.iter().any(|v| v.start < image.0 || v.end > image.1) {
+        return Err(Error::sys(
+            "in-place sealing",
+            "the executable is not this program",
+            nix::Error::EINVAL,
         ));
     }
     let dirty = |v: &Vma| written.iter().any(|&(s, e)| v.start < e && s < v.end);
@@ -384,11 +408,18 @@ mod tests {
 
     #[test]
     fn finds_the_written_segments_of_this_test_binary() {
-        let w = written_ranges();
-        assert!(!w.is_empty());
+        let l = layout();
+        assert!(!l.written.is_empty());
+        assert!(l.image.0 < l.image.1);
         assert!(
-            w.iter()
+            l.written
+                .iter()
                 .all(|&(s, e)| s < e && s % PAGE == 0 && e % PAGE == 0)
+        );
+        assert!(
+            l.written
+                .iter()
+                .all(|&(s, e)| l.image.0 <= s && e <= l.image.1)
         );
     }
 }
