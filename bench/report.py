@@ -257,7 +257,7 @@ def main():
             traces[rt] = trace_phases(meta["log"])
     for rt, t in traces.items():
         lines.append("")
-        lines.append(f"{rt}: CELLOS_TRACE phase marks, median ms since the (sealed) image started")
+        lines.append(f"{rt}: CELLOS_TRACE phase marks, median ms since the process started")
         for key, phases in t.items():
             lines.append(f"  {key:<10} " + "  ".join(f"{ph} {ms:.2f}" for ph, ms in phases.items()))
     if notes:

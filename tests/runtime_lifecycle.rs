@@ -334,3 +334,87 @@ fn mount_destinations_existing_missing_and_not_a_directory() {
     assert_eq!(read_lossy(&rootfs.join("have/file")), "image\n");
     env.finish();
 }
+
+/// `linux.devices` (beside the defaults) are made in the rootfs with their
+/// type, numbers and mode, in nested directories too, both in the /dev
+/// tmpfs and in an image's own /dev; a device path that is a symlink there
+/// is refused before anything is made. (libcontainer resolves each
+/// device's parent once per create, vendor patch 11.)
+#[test]
+fn devices_are_made_in_the_rootfs_nested_and_in_the_images_dev() {
+    require_root!();
+    let env = Env::new("devices");
+    let dev = |path: &str, minor: u32, mode: u32| {
+        json!({"path": path, "type": "c", "major": 1, "minor": minor,
+               "fileMode": mode, "uid": 0, "gid": 0})
+    };
+    let devices = json!([
+        dev("/dev/sub/deeper/mynull", 3, 0o620),
+        dev("/dev/myzero", 5, 0o640)
+    ]);
+    let stat = [
+        "stat",
+        "-c",
+        "%n %F %t:%T %a",
+        "/dev/sub/deeper/mynull",
+        "/dev/myzero",
+        "/dev/null",
+        "/dev/urandom",
+    ];
+    let want = "/dev/sub/deeper/mynull character special file 1:3 620\n\
+                /dev/myzero character special file 1:5 640\n\
+                /dev/null character special file 1:3 666\n\
+                /dev/urandom character special file 1:9 666\n";
+    let o = env.run_with(|c| {
+        c["linux"]["devices"] = devices.clone();
+        set_args(c, &stat);
+    });
+    o.ok();
+    assert_eq!(o.stdout, want);
+
+    // The image's own /dev, no tmpfs over it.
+    let rootfs = copy_fixture_rootfs(&env);
+    std::fs::create_dir_all(rootfs.join("dev")).unwrap();
+    let image_dev = |c: &mut serde_json::Value| {
+        c["root"]["path"] = json!(rootfs);
+        c["root"]["readonly"] = json!(false);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+        c["linux"]["devices"] = devices.clone();
+    };
+    let o = env.run_with(|c| {
+        image_dev(c);
+        set_args(c, &stat);
+    });
+    o.ok();
+    assert_eq!(o.stdout, want);
+
+    // Its zero an absolute symlink: refused, nothing made on the host.
+    let host_target = std::path::Path::new("/planted-zero");
+    assert!(
+        !host_target.exists(),
+        "{host_target:?} exists on the host already"
+    );
+    let _ = std::fs::remove_file(rootfs.join("dev/zero"));
+    std::os::unix::fs::symlink("/planted-zero", rootfs.join("dev/zero")).unwrap();
+    let o = env.run_with(|c| {
+        image_dev(c);
+        set_args(c, &["true"]);
+    });
+    assert_eq!(o.code, 1, "{o}");
+    assert!(
+        o.stderr.contains("dev/zero is a symlink in the rootfs"),
+        "{o}"
+    );
+    assert!(
+        !host_target.exists(),
+        "a device was made on the host at {host_target:?}"
+    );
+    assert!(
+        !rootfs.join("planted-zero").exists(),
+        "a device was made behind the symlink"
+    );
+    env.finish();
+}

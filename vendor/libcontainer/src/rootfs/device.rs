@@ -1,3 +1,5 @@
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -60,6 +62,9 @@ pub(crate) fn verify_dev_null(stat: &FileStat) -> Result<()> {
 
 pub struct Device {
     syscall: Box<dyn Syscall>,
+    /// (rootfs, parent) -> the parent resolved in the rootfs and created:
+    /// see `container_dev_path`.
+    parents: RefCell<HashMap<(PathBuf, PathBuf), PathBuf>>,
 }
 
 impl Default for Device {
@@ -70,13 +75,54 @@ impl Default for Device {
 
 impl Device {
     pub fn new() -> Device {
-        Device {
-            syscall: create_syscall(),
-        }
+        Self::new_with_syscall(create_syscall())
     }
 
     pub fn new_with_syscall(syscall: Box<dyn Syscall>) -> Device {
-        Device { syscall }
+        Device {
+            syscall,
+            parents: RefCell::default(),
+        }
+    }
+
+    /// `create_container_dev_path`, with each parent directory (`/dev` for
+    /// most devices) resolved and created once rather than once per device:
+    /// `scoped_join` canonicalizes the rootfs and reads every component as a
+    /// link on each call. The last component is joined as `scoped_join`
+    /// would join it when it is not a link; a link goes the long way.
+    fn container_dev_path(&self, rootfs: &Path, dev: &LinuxDevice) -> Result<PathBuf> {
+        let rel = dev
+            .path()
+            .as_relative()
+            .map_err(|err| DeviceError::Other(err.into()))?;
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return create_container_dev_path(rootfs, dev);
+        };
+        let key = (rootfs.to_path_buf(), parent.to_path_buf());
+        let known = self.parents.borrow().get(&key).cloned();
+        let resolved = match known {
+            Some(p) => p,
+            None => {
+                let p = safe_path::scoped_join(rootfs, parent).map_err(|err| {
+                    tracing::error!("failed to join {rootfs:?} with {parent:?}: {err}");
+                    DeviceError::Other(err.into())
+                })?;
+                std::fs::create_dir_all(&p).map_err(|err| {
+                    tracing::error!("failed to create parent dir {p:?}: {err}");
+                    DeviceError::Other(err.into())
+                })?;
+                self.parents.borrow_mut().insert(key, p.clone());
+                p
+            }
+        };
+        let full = resolved.join(name);
+        if full
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return create_container_dev_path(rootfs, dev);
+        }
+        Ok(full)
     }
 
     pub fn create_devices<'a, I>(&self, rootfs: &Path, devices: I, bind: bool) -> Result<()>
@@ -108,7 +154,7 @@ impl Device {
     }
 
     fn bind_dev(&self, rootfs: &Path, dev: &LinuxDevice) -> Result<()> {
-        let full_container_path = create_container_dev_path(rootfs, dev)?;
+        let full_container_path = self.container_dev_path(rootfs, dev)?;
         tracing::debug!(
             "bind_dev with full container path {:?}",
             full_container_path
@@ -151,7 +197,7 @@ impl Device {
                 | ((major & !0xfff) << 32)) as u64
         }
 
-        let full_container_path = create_container_dev_path(rootfs, dev)?;
+        let full_container_path = self.container_dev_path(rootfs, dev)?;
 
         self.syscall
             .mknod(
