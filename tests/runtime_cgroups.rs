@@ -152,63 +152,55 @@ fn custom_cgroups_path_is_removed() {
 }
 
 /// Without a pid namespace a background child outlives the init: the
-/// container is stopped but its cgroup is not empty. A plain `delete` must
-/// kill what is left and remove the cgroup (the rmdir fails with EBUSY until
-/// the killed task is gone), as runc and libcgroups do.
+/// container is stopped but its cgroup is not empty. `delete`, with or
+/// without --force, must kill what is left and remove the cgroup (the rmdir
+/// fails with EBUSY until the killed task is gone), as runc and libcgroups do.
 #[test]
 fn delete_of_stopped_container_kills_leftovers_and_removes_cgroup() {
     require_root!();
     let env = Env::new("cgleft");
-    let (id, _) = env.create_started_with(|c| {
-        set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);
-        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-        ns.retain(|n| n["type"] != "pid");
-    });
-    env.wait_status(&id, "stopped");
-    let left = poll_until(
-        "the background sleep",
-        std::time::Duration::from_secs(5),
-        || {
-            let p = pids_in_cgroup_of(&id);
-            (!p.is_empty()).then_some(p)
-        },
-    );
-    env.rt(&["delete", &id]).ok();
-    for pid in left {
-        poll_until(
-            &format!("pid {pid} to be killed"),
+    for delete in [&["delete"][..], &["delete", "--force"]] {
+        let (id, _) = env.create_started_with(|c| {
+            set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "pid");
+        });
+        env.wait_status(&id, "stopped");
+        let left = poll_until(
+            "the background sleep",
             std::time::Duration::from_secs(5),
-            || (!pid_alive(pid)).then_some(()),
+            || {
+                let p = pids_in_cgroup_of(&id);
+                (!p.is_empty()).then_some(p)
+            },
         );
+        env.rt(&[delete, &[id.as_str()]].concat()).ok();
+        for pid in left {
+            poll_until(
+                &format!("pid {pid} to be killed ({delete:?})"),
+                std::time::Duration::from_secs(5),
+                || (!pid_alive(pid)).then_some(()),
+            );
+        }
+        env.assert_gone(&id);
     }
-    env.assert_gone(&id);
     env.finish();
 }
 
 /// `delete --force` of a stopped container (what a foreground `run` does
 /// after its init exits): with its own pid namespace its cgroups are empty,
-/// and each goes with one rmdir, without listing or reading them (traced);
-/// without one, a background child is left, and it is killed and the
-/// cgroups removed all the same.
+/// and each goes with one rmdir, without listing or reading them (traced).
+/// Without one, see the test above (it deletes with and without --force).
 #[test]
 fn delete_force_of_a_stopped_container_removes_empty_cgroups_directly() {
     require_root!();
     let env = Env::new("cgforce");
     let (id, _) = env.create_started(&["true"]);
     env.wait_status(&id, "stopped");
-    let trace = env.subdir("strace").join("delete");
-    let rt = env.rt_cmd(&["delete", "--force", &id]);
-    let mut cmd = std::process::Command::new("strace");
-    cmd.args(["-qq", "-e", "trace=openat,rmdir", "-o"])
-        .arg(&trace)
-        .arg(rt.get_program())
-        .args(rt.get_args())
-        .stdin(std::process::Stdio::null());
-    let o = run_piped(cmd, None, CMD_TIMEOUT);
+    let (o, trace) = env.rt_traced("openat,rmdir", &["delete", "--force", &id]);
     assert_eq!(o.code, 0, "delete --force: {o}");
-    let text = read_lossy(&trace);
     if !is_control() {
-        let reads: Vec<&str> = text
+        let reads: Vec<&str> = trace
             .lines()
             .filter(|l| l.contains("cgroup.procs"))
             .collect();
@@ -217,32 +209,8 @@ fn delete_force_of_a_stopped_container_removes_empty_cgroups_directly() {
             "delete --force read the empty cgroups: {reads:?}"
         );
         assert!(
-            text.contains("rmdir(\"/sys/fs/cgroup/"),
-            "no cgroup rmdir traced:\n{text}"
-        );
-    }
-    env.assert_gone(&id);
-
-    let (id, _) = env.create_started_with(|c| {
-        set_args(c, &["sh", "-c", "sleep 1000 & exit 0"]);
-        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-        ns.retain(|n| n["type"] != "pid");
-    });
-    env.wait_status(&id, "stopped");
-    let left = poll_until(
-        "the background sleep",
-        std::time::Duration::from_secs(5),
-        || {
-            let p = pids_in_cgroup_of(&id);
-            (!p.is_empty()).then_some(p)
-        },
-    );
-    env.rt(&["delete", "--force", &id]).ok();
-    for pid in left {
-        poll_until(
-            &format!("pid {pid} to be killed"),
-            std::time::Duration::from_secs(5),
-            || (!pid_alive(pid)).then_some(()),
+            trace.contains("rmdir(\"/sys/fs/cgroup/"),
+            "no cgroup rmdir traced:\n{trace}"
         );
     }
     env.assert_gone(&id);

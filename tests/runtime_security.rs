@@ -269,22 +269,13 @@ fn cwd_is_inside_container() {
 fn root_seals_in_place_without_a_second_exec() {
     require_root!();
     let env = Env::new("seal-inplace");
-    let traces = env.subdir("strace");
-    // The runtime's own process only (no -f): the re-exec is its execveat,
-    // and the container's processes are its children.
+    // The runtime's own process only: the re-exec is its execveat, and the
+    // container's processes are its children.
     let runtime_execs = |name: &str, args: &[&str]| -> Vec<String> {
-        let trace = traces.join(name);
-        let rt = env.rt_cmd(args);
-        let mut cmd = std::process::Command::new("strace");
-        cmd.args(["-qq", "-e", "trace=execve,execveat", "-o"])
-            .arg(&trace)
-            .arg(rt.get_program())
-            .args(rt.get_args())
-            .stdin(std::process::Stdio::null());
-        let o = run_piped(cmd, None, CMD_TIMEOUT);
+        let (o, trace) = env.rt_traced("execve,execveat", args);
         assert_eq!(o.code, 0, "strace {name}: {o}");
         // The first exec is the one strace starts.
-        read_lossy(&trace)
+        trace
             .lines()
             .filter(|l| l.starts_with("exec"))
             .skip(1)

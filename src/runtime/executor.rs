@@ -298,14 +298,7 @@ fn exec_allowed(argv0: &str, policy: &Argv0Allow, args: &[CString]) -> nix::Erro
             nix::fcntl::FcntlArg::F_SETFD(FdFlag::empty()),
         );
     }
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k.into_encoded_bytes();
-            kv.push(b'=');
-            kv.extend(v.into_encoded_bytes());
-            CString::new(kv).ok()
-        })
-        .collect();
+    let env = crate::runtime::environ();
     nix::unistd::execveat(
         Some(fd.as_raw_fd()),
         c"",

@@ -17,3 +17,16 @@ pub mod seal;
 pub mod tmpcopyup;
 pub mod wait;
 pub mod warmup;
+
+/// Our environment as `KEY=VALUE` C strings, for an exec of our own choosing
+/// (the sealing re-exec, a cell's argv[0] by fd).
+pub(crate) fn environ() -> Vec<std::ffi::CString> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            std::ffi::CString::new(kv).ok()
+        })
+        .collect()
+}

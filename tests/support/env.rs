@@ -123,6 +123,23 @@ impl Env {
         run_piped(self.rt_cmd(args), None, CMD_TIMEOUT)
     }
 
+    /// Run the runtime with `--root` prepended under `strace -qq -e
+    /// trace=SYSCALLS` (the runtime's own process only, not its children);
+    /// returns its output and the trace.
+    #[track_caller]
+    pub fn rt_traced(&self, syscalls: &str, args: &[&str]) -> (Out, String) {
+        let trace = self.subdir("strace").join("trace");
+        let rt = self.rt_cmd(args);
+        let mut cmd = Command::new("strace");
+        cmd.args(["-qq", "-e", &format!("trace={syscalls}"), "-o"])
+            .arg(&trace)
+            .arg(rt.get_program())
+            .args(rt.get_args())
+            .stdin(Stdio::null());
+        let o = run_piped(cmd, None, CMD_TIMEOUT);
+        (o, read_lossy(&trace))
+    }
+
     /// Run the runtime with exactly these arguments (no `--root` added).
     #[track_caller]
     pub fn rt_exact(&self, args: &[&str]) -> Out {

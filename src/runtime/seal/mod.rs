@@ -172,14 +172,7 @@ pub fn ensure_sealed() -> Result<()> {
     let argv: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
         .collect();
-    let envp: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k.into_encoded_bytes();
-            kv.push(b'=');
-            kv.extend(v.into_encoded_bytes());
-            CString::new(kv).unwrap_or_default()
-        })
-        .collect();
+    let envp = crate::runtime::environ();
     // SAFETY: execveat with AT_EMPTY_PATH on an fd we own, NUL-terminated arrays.
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
