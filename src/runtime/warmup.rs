@@ -84,7 +84,7 @@ fn own_cgroup_procs() -> Option<CString> {
 
 /// The verbs that join a cgroup: create, run (foreground, detached or a
 /// cell) and exec.
-pub(crate) const JOINING_VERBS: &[&str] = &["create", "run", "exec"];
+const JOINING_VERBS: &[&str] = &["create", "run", "exec"];
 
 /// Global flags that take a value in the next argument.
 const VALUE_FLAGS: &[&str] = &["--root", "--log", "--log-format"];
@@ -108,9 +108,15 @@ pub fn verb(args: &[String]) -> Option<&str> {
 /// `start()` as the very first thing in cellos-runtime's main, for the verbs
 /// that will join a cgroup: the earlier the wait begins, the earlier it ends.
 pub fn start_for(args: &[String]) {
-    if verb(args).is_some_and(|v| JOINING_VERBS.contains(&v)) {
+    if joins_cgroup(args) {
         start();
     }
+}
+
+/// Whether the command line is one of the verbs that join a cgroup (and so
+/// put a process into a container).
+pub fn joins_cgroup(args: &[String]) -> bool {
+    verb(args).is_some_and(|v| JOINING_VERBS.contains(&v))
 }
 
 /// Whether the warm-up pays here. On a cgroup v1 (or hybrid) host the

@@ -3,9 +3,10 @@
 //! The re-exec's only lasting effect is that our image (`mm->exe_file`, and
 //! every mapping /proc/<pid>/map_files shows) is the file seen through the
 //! detached read-only bind mount. The kernel can make that change in place:
-//! `PR_SET_MM_EXE_FILE` swaps `exe_file`, but only once no mapping of the
-//! old file is left, and only with CAP_SYS_RESOURCE. So we map the pages we
-//! run from again:
+//! `prctl(PR_SET_MM, PR_SET_MM_MAP)` with an `exe_fd` swaps `exe_file`, but
+//! only once no mapping of the old file is left, and only with
+//! CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE). So we map the pages we run
+//! from again:
 //! - pages nobody wrote (text, rodata) from the sealed image: the same
 //!   inode, so the same page cache and the same bytes;
 //! - pages the loader or we wrote (the writable segments and RELRO, which
@@ -183,31 +184,10 @@ fn mm_layout(stat: &str) -> Option<MmMap> {
 /// CAP_CHECKPOINT_RESTORE in our own user namespace (PR_SET_MM_EXE_FILE
 /// alone wants CAP_SYS_RESOURCE, which some hosts take from root).
 fn may_set_exe() -> bool {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_CHECKPOINT_RESTORE: u32 = 40;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: capget fills two Data structs for version 3.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    let has = |cap: u32| d[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0;
-    has(CAP_SYS_ADMIN) || has(CAP_CHECKPOINT_RESTORE)
+    use caps::{CapSet, Capability};
+    caps::read(None, CapSet::Effective).is_ok_and(|c| {
+        c.contains(&Capability::CAP_SYS_ADMIN) || c.contains(&Capability::CAP_CHECKPOINT_RESTORE)
+    })
 }
 
 /// Map `len` bytes at `at` again from `file` (or, `file` None, as an

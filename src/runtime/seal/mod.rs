@@ -9,8 +9,8 @@
 //!   itself (open_tree + mount_setattr). Nothing is copied, the mount is in
 //!   no mount table and dies with us, and any write through /proc/<pid>/exe
 //!   (even re-opening an O_PATH fd) fails with EROFS. As root we switch to
-//!   it in place (`in_place`: remap, then PR_SET_MM_EXE_FILE); otherwise,
-//!   or if that fails, we re-exec from it;
+//!   it in place (`in_place`: remap, then PR_SET_MM_MAP); otherwise, or if
+//!   that fails, we re-exec from it;
 //! - fallback (no new mount API): re-exec from a copy in a write-sealed memfd.
 //!
 //! Only commands that put processes into a container pay for this.
@@ -132,10 +132,7 @@ fn try_in_place() -> Result<bool> {
 /// remapping drops every page touched so far, and they fault in again).
 /// Silent: `ensure_sealed`, later, reports or re-execs.
 pub fn seal_early_for(args: &[String]) {
-    if crate::runtime::warmup::verb(args)
-        .is_some_and(|v| crate::runtime::warmup::JOINING_VERBS.contains(&v))
-        && sealed().is_none()
-    {
+    if crate::runtime::warmup::joins_cgroup(args) && sealed().is_none() {
         let _ = try_in_place();
     }
 }
