@@ -92,18 +92,25 @@ fn exe_mount_is_unreachable(exe: &File) -> bool {
 /// the install dir does not count: anyone with CAP_SYS_ADMIN in its mount
 /// namespace (a container configured without one, for instance) can clone
 /// it and clear the flag on the clone.
+///
+/// A yes is kept: nothing but an exec undoes any of these, and `main`'s
+/// in-place sealing has just checked what `ensure_sealed` would check again.
 pub fn sealed() -> Option<Sealed> {
+    static KNOWN: std::sync::OnceLock<Sealed> = std::sync::OnceLock::new();
+    if let Some(s) = KNOWN.get() {
+        return Some(*s);
+    }
     let exe = File::open("/proc/self/exe").ok()?;
-    if exe_is_sealed_memfd(&exe) {
-        return Some(Sealed::Memfd);
-    }
-    if !exe_is_on_readonly_mount(&exe) {
-        return None;
-    }
-    if exe_is_on_readonly_fs(&exe) {
-        return Some(Sealed::ReadOnlyFs);
-    }
-    exe_mount_is_unreachable(&exe).then_some(Sealed::ReadOnlyBind)
+    let found = if exe_is_sealed_memfd(&exe) {
+        Some(Sealed::Memfd)
+    } else if !exe_is_on_readonly_mount(&exe) {
+        None
+    } else if exe_is_on_readonly_fs(&exe) {
+        Some(Sealed::ReadOnlyFs)
+    } else {
+        exe_mount_is_unreachable(&exe).then_some(Sealed::ReadOnlyBind)
+    };
+    found.map(|s| *KNOWN.get_or_init(|| s))
 }
 
 /// True in the image we re-executed into (a detached mount shows as "/",
